@@ -1,0 +1,1 @@
+//! The shared data model: Article, Story, language codes and dates.

@@ -1,0 +1,1 @@
+//! The Encoder trait, the model directory, and fetching the encoders' weights.

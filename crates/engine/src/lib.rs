@@ -1,0 +1,1 @@
+//! Online story assignment: signals, learned scorer, candidate retrieval, merges.

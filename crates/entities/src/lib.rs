@@ -1,0 +1,1 @@
+//! Entity extraction and cross-script name keys for people, places and organisations.

@@ -1,0 +1,1 @@
+//! Evaluation: BCubed and pairwise F1 for clustering, Pearson and ROC AUC for pair similarity.

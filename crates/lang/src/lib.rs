@@ -1,0 +1,1 @@
+//! Language identification: BCP-47 codes for article text.

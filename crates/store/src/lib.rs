@@ -1,0 +1,1 @@
+//! The SQLite store: articles, embeddings, stories, assignments and merge history.
