@@ -1,1 +1,27 @@
-//! Readers that turn plain-text, JSON Lines, directories and stdin into Articles, with per-record errors.
+//! Ingestion: readers that turn plain-text articles, JSON Lines, directories
+//! and standard input into clean, language-tagged [`Article`]s.
+//!
+//! A bad record never stops a read: it becomes one [`RecordError`] naming the
+//! file, line and field, and the good records around it still come through.
+//! The caller decides whether to stop at the first error (`--strict`).
+//!
+//! Flow inside this crate: [`read`] (format) → [`normalise`] (text hygiene)
+//! → language (detected with `storyweave-lang` when the input has none).
+
+mod error;
+pub mod jsonl;
+mod lines;
+pub mod normalise;
+pub mod plain;
+mod read;
+
+pub use error::{RecordError, RecordLocation};
+pub use jsonl::parse_article_value;
+pub use read::{read, read_bytes, Record, Source};
+pub use storyweave_core::Article;
+
+/// Largest article body accepted, in bytes. Bigger bodies are not news
+/// articles (dumps, binaries) and would dominate encoding time.
+pub const MAX_TEXT_BYTES: usize = 1 << 20;
+/// Longest JSON Lines line read; anything longer is skipped unread.
+pub const MAX_LINE_BYTES: usize = 4 << 20;
