@@ -266,13 +266,13 @@ impl Store {
         .transpose()
     }
 
-    /// Opens a new story and returns its id.
-    pub fn new_story(&self, at: DateTime<Utc>) -> Result<i64> {
+    /// Records a new story under the id the engine gave it.
+    pub fn new_story(&self, id: i64, at: DateTime<Utc>) -> Result<()> {
         self.conn.execute(
-            "INSERT INTO stories (created_at, updated_at) VALUES (?1, ?1)",
-            [ts(at)],
+            "INSERT INTO stories (id, created_at, updated_at) VALUES (?1, ?2, ?2)",
+            params![id, ts(at)],
         )?;
-        Ok(self.conn.last_insert_rowid())
+        Ok(())
     }
 
     /// Records an article's assignment (replacing an earlier one).

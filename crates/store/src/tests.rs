@@ -51,7 +51,8 @@ fn survives_reopen_and_keeps_everything() {
             s.insert_article(&art("a", "one"))?;
             s.insert_article(&art("b", "two"))?;
             s.put_embedding("a", "e5", &[0.5, -1.25])?;
-            let st = s.new_story(Utc::now())?;
+            let st = 1;
+            s.new_story(st, Utc::now())?;
             s.assign(
                 &Assignment {
                     article_id: "a".into(),
@@ -62,7 +63,8 @@ fn survives_reopen_and_keeps_everything() {
                 },
                 Utc::now(),
             )?;
-            let st2 = s.new_story(Utc::now())?;
+            let st2 = 2;
+            s.new_story(st2, Utc::now())?;
             s.assign(
                 &Assignment {
                     article_id: "b".into(),
