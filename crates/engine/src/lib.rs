@@ -1,1 +1,22 @@
-//! Online story assignment: signals, learned scorer, candidate retrieval, merges.
+//! The story engine: places each incoming article, in arrival order, into
+//! the story it reports or a new one, in milliseconds and without
+//! reclustering.
+//!
+//! For every article the [`StoryIndex`] retrieves candidate stories (by e5
+//! centroid within a time window, and by shared entities), computes the
+//! [`Features`] between the article and each candidate (dense similarity
+//! from both encoders, cross-lingual entity overlap, within-language
+//! TF-IDF, time proximity, story size), and asks the learned [`Scorer`]
+//! for the probability of belonging. The best candidate wins if it clears
+//! the learned join threshold; otherwise the article opens a story. Every
+//! decision carries its per-signal explanation.
+
+pub mod docfreq;
+pub mod features;
+pub mod index;
+pub mod scorer;
+pub mod terms;
+
+pub use features::{Features, Signals, FEATURE_NAMES};
+pub use index::{ArticleInput, Decision, EngineConfig, StoryId, StoryIndex};
+pub use scorer::{Explanation, Model, Scorer, ScorerError, ScorerFile};

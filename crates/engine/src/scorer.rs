@@ -1,0 +1,327 @@
+//! The learned part: a logistic regression that turns signals into the
+//! probability that an article belongs to a story, and the learned
+//! thresholds that decide "join" versus "open a new story" and "merge".
+//!
+//! Logistic regression rather than trees: 13 signals, a few thousand
+//! examples, and every decision must be explainable as a sum of
+//! per-signal contributions.
+
+// Index loops read closer to the maths in the numeric code below.
+#![allow(clippy::needless_range_loop)]
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::features::{Features, Signals, FEATURE_NAMES};
+
+/// The scorer file shipped in the repository (`storyweave train` rewrites it).
+pub const DEFAULT_SCORER_JSON: &str = include_str!("../model/scorer.json");
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScorerError {
+    #[error("scorer file: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("scorer file: version {found}, this storyweave reads version {known}")]
+    Version { found: u32, known: u32 },
+    #[error("scorer file: model `{model}` has features {found:?}, expected {expected:?}")]
+    Features {
+        model: String,
+        found: Vec<String>,
+        expected: Vec<String>,
+    },
+    #[error("scorer file: no model for signals `{0}`")]
+    Missing(String),
+}
+
+/// One fitted model.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Model {
+    pub features: Vec<String>,
+    /// Per-feature mean and scale used to standardise inputs.
+    pub mean: Vec<f32>,
+    pub scale: Vec<f32>,
+    pub weights: Vec<f32>,
+    pub bias: f32,
+    /// Join the best story when its probability reaches this; else open a new one.
+    pub join_threshold: f32,
+    /// Merge two stories when one scores this high against the other.
+    pub merge_threshold: f32,
+}
+
+/// The scorer file: a model per signal set, and where it came from.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ScorerFile {
+    pub version: u32,
+    pub models: BTreeMap<String, Model>,
+    /// Free-form provenance: data sets, sizes, date.
+    #[serde(default)]
+    pub trained_on: serde_json::Value,
+}
+
+pub const SCORER_VERSION: u32 = 1;
+
+/// The signal contributions behind one probability.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Explanation {
+    pub p: f32,
+    pub bias: f32,
+    /// (signal, raw value, contribution to the logit), largest |contribution| first.
+    pub signals: Vec<(String, f32, f32)>,
+}
+
+/// A loaded, validated model.
+#[derive(Debug, Clone)]
+pub struct Scorer {
+    pub model: Model,
+    pub signals: Signals,
+}
+
+impl Scorer {
+    /// Parses a scorer file and takes the model for `signals`.
+    pub fn from_json(json: &str, signals: Signals) -> Result<Scorer, ScorerError> {
+        let file: ScorerFile = serde_json::from_str(json)?;
+        if file.version != SCORER_VERSION {
+            return Err(ScorerError::Version {
+                found: file.version,
+                known: SCORER_VERSION,
+            });
+        }
+        let model = file
+            .models
+            .get(signals.name())
+            .cloned()
+            .ok_or_else(|| ScorerError::Missing(signals.name().into()))?;
+        let expected: Vec<String> = FEATURE_NAMES.iter().map(|s| s.to_string()).collect();
+        if model.features != expected
+            || model.weights.len() != expected.len()
+            || model.mean.len() != expected.len()
+            || model.scale.len() != expected.len()
+        {
+            return Err(ScorerError::Features {
+                model: signals.name().into(),
+                found: model.features,
+                expected,
+            });
+        }
+        Ok(Scorer { model, signals })
+    }
+
+    /// The scorer shipped with storyweave.
+    pub fn default_for(signals: Signals) -> Scorer {
+        Scorer::from_json(DEFAULT_SCORER_JSON, signals)
+            .expect("the shipped scorer file is valid (tested)")
+    }
+
+    fn logit(&self, f: &Features) -> f32 {
+        let x = f.values();
+        let m = &self.model;
+        let mut z = m.bias;
+        for i in 0..x.len() {
+            if self.signals.uses(i) {
+                z += m.weights[i] * (x[i] - m.mean[i]) / m.scale[i];
+            }
+        }
+        z
+    }
+
+    /// Probability that the article belongs to the story.
+    pub fn probability(&self, f: &Features) -> f32 {
+        sigmoid(self.logit(f))
+    }
+
+    pub fn explain(&self, f: &Features) -> Explanation {
+        let x = f.values();
+        let m = &self.model;
+        let mut signals: Vec<(String, f32, f32)> = (0..x.len())
+            .filter(|&i| self.signals.uses(i))
+            .map(|i| {
+                (
+                    FEATURE_NAMES[i].to_string(),
+                    x[i],
+                    m.weights[i] * (x[i] - m.mean[i]) / m.scale[i],
+                )
+            })
+            .collect();
+        signals.sort_by(|a, b| b.2.abs().total_cmp(&a.2.abs()));
+        Explanation {
+            p: self.probability(f),
+            bias: m.bias,
+            signals,
+        }
+    }
+}
+
+pub fn sigmoid(z: f32) -> f32 {
+    1.0 / (1.0 + (-z).exp())
+}
+
+/// Fits a logistic regression with L2 penalty `l2` by Newton's method
+/// (IRLS): exact and fast for a handful of features. Inputs are
+/// standardised first; `active` masks the features a signal set may use.
+/// Positives and negatives are weighted to equal total mass so that the
+/// many easy negatives do not drown the few positives.
+pub fn fit_logistic(
+    xs: &[[f32; 13]],
+    ys: &[bool],
+    active: &[bool; 13],
+    l2: f64,
+) -> (Vec<f32>, Vec<f32>, Vec<f32>, f32) {
+    let n = xs.len().max(1);
+    let d = 13;
+    let mut mean = vec![0f64; d];
+    let mut var = vec![0f64; d];
+    for x in xs {
+        for j in 0..d {
+            mean[j] += x[j] as f64 / n as f64;
+        }
+    }
+    for x in xs {
+        for j in 0..d {
+            var[j] += (x[j] as f64 - mean[j]).powi(2) / n as f64;
+        }
+    }
+    let scale: Vec<f64> = var.iter().map(|v| v.sqrt().max(1e-6)).collect();
+    let pos = ys.iter().filter(|&&y| y).count().max(1) as f64;
+    let neg = (ys.len() as f64 - pos).max(1.0);
+    let (wp, wn) = (n as f64 / (2.0 * pos), n as f64 / (2.0 * neg));
+    // Parameters: [bias, w_active...]
+    let idx: Vec<usize> = (0..d).filter(|&j| active[j]).collect();
+    let k = idx.len() + 1;
+    let mut beta = vec![0f64; k];
+    for _ in 0..50 {
+        let mut grad = vec![0f64; k];
+        let mut hess = vec![vec![0f64; k]; k];
+        for (x, &y) in xs.iter().zip(ys) {
+            let mut row = Vec::with_capacity(k);
+            row.push(1.0);
+            for &j in &idx {
+                row.push((x[j] as f64 - mean[j]) / scale[j]);
+            }
+            let z: f64 = row.iter().zip(&beta).map(|(a, b)| a * b).sum();
+            let p = 1.0 / (1.0 + (-z).exp());
+            let w = if y { wp } else { wn };
+            let t = if y { 1.0 } else { 0.0 };
+            for a in 0..k {
+                grad[a] += w * (p - t) * row[a];
+                for b in 0..k {
+                    hess[a][b] += w * p * (1.0 - p) * row[a] * row[b];
+                }
+            }
+        }
+        for a in 1..k {
+            grad[a] += l2 * beta[a];
+            hess[a][a] += l2;
+        }
+        hess[0][0] += 1e-9;
+        let step = solve(hess, grad);
+        let mut max_step: f64 = 0.0;
+        for a in 0..k {
+            beta[a] -= step[a];
+            max_step = max_step.max(step[a].abs());
+        }
+        if max_step < 1e-7 {
+            break;
+        }
+    }
+    let mut weights = vec![0f32; d];
+    for (i, &j) in idx.iter().enumerate() {
+        weights[j] = beta[i + 1] as f32;
+    }
+    (
+        mean.iter().map(|&m| m as f32).collect(),
+        scale.iter().map(|&s| s as f32).collect(),
+        weights,
+        beta[0] as f32,
+    )
+}
+
+/// Gaussian elimination with partial pivoting; `a` is small and well-conditioned by the L2 term.
+fn solve(mut a: Vec<Vec<f64>>, mut b: Vec<f64>) -> Vec<f64> {
+    let n = b.len();
+    for c in 0..n {
+        let p = (c..n)
+            .max_by(|&i, &j| a[i][c].abs().total_cmp(&a[j][c].abs()))
+            .unwrap_or(c);
+        a.swap(c, p);
+        b.swap(c, p);
+        let d = if a[c][c].abs() < 1e-12 {
+            1e-12
+        } else {
+            a[c][c]
+        };
+        for r in c + 1..n {
+            let f = a[r][c] / d;
+            for cc in c..n {
+                a[r][cc] -= f * a[c][cc];
+            }
+            b[r] -= f * b[c];
+        }
+    }
+    let mut x = vec![0f64; n];
+    for r in (0..n).rev() {
+        let s: f64 = (r + 1..n).map(|c| a[r][c] * x[c]).sum();
+        let d = if a[r][r].abs() < 1e-12 {
+            1e-12
+        } else {
+            a[r][r]
+        };
+        x[r] = (b[r] - s) / d;
+    }
+    x
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_scorer_loads_for_both_signal_sets() {
+        for s in [Signals::All, Signals::Dense] {
+            let sc = Scorer::from_json(DEFAULT_SCORER_JSON, s).unwrap();
+            assert_eq!(sc.model.features.len(), FEATURE_NAMES.len());
+            assert!(sc.model.join_threshold > 0.0 && sc.model.join_threshold < 1.0);
+        }
+    }
+
+    #[test]
+    fn bad_scorer_files_are_rejected() {
+        assert!(matches!(
+            Scorer::from_json("{", Signals::All),
+            Err(ScorerError::Json(_))
+        ));
+        let mut f: ScorerFile = serde_json::from_str(DEFAULT_SCORER_JSON).unwrap();
+        f.version = 99;
+        assert!(matches!(
+            Scorer::from_json(&serde_json::to_string(&f).unwrap(), Signals::All),
+            Err(ScorerError::Version { .. })
+        ));
+        let mut f: ScorerFile = serde_json::from_str(DEFAULT_SCORER_JSON).unwrap();
+        f.models.get_mut("all").unwrap().features.pop();
+        assert!(matches!(
+            Scorer::from_json(&serde_json::to_string(&f).unwrap(), Signals::All),
+            Err(ScorerError::Features { .. })
+        ));
+    }
+
+    #[test]
+    fn logistic_fit_separates_a_separable_signal() {
+        // Feature 0 decides the label; feature 7 is noise.
+        let mut xs = vec![];
+        let mut ys = vec![];
+        for i in 0..200 {
+            let mut x = [0f32; 13];
+            x[0] = (i % 20) as f32 / 20.0;
+            x[7] = ((i * 7919) % 13) as f32;
+            xs.push(x);
+            ys.push(x[0] > 0.5);
+        }
+        let (mean, scale, w, b) = fit_logistic(&xs, &ys, &[true; 13], 1.0);
+        assert!(w[0] > 2.0, "{w:?}");
+        assert!(w[7].abs() < w[0].abs() / 5.0, "{w:?}");
+        let p = |v: f32| {
+            sigmoid(b + w[0] * (v - mean[0]) / scale[0] + w[7] * (6.0 - mean[7]) / scale[7])
+        };
+        assert!(p(0.9) > 0.9 && p(0.1) < 0.1);
+    }
+}
