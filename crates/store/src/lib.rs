@@ -87,6 +87,17 @@ pub struct Merge {
     pub score: f64,
 }
 
+/// An entity as found in one article.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEntity {
+    pub key: String,
+    /// The name as first written in the article.
+    pub name: String,
+    /// `person`, `place` or `organisation`.
+    pub kind: String,
+    pub mentions: u32,
+}
+
 /// An open store.
 pub struct Store {
     conn: Connection,
@@ -264,6 +275,99 @@ impl Store {
                 .collect())
         })
         .transpose()
+    }
+
+    /// Stores the entities found in an article (replacing earlier ones).
+    pub fn put_entities(&self, article_id: &str, entities: &[StoredEntity]) -> Result<()> {
+        self.conn.execute(
+            "DELETE FROM article_entities WHERE article_id = ?1",
+            [article_id],
+        )?;
+        let mut stmt = self.conn.prepare_cached(
+            "INSERT OR REPLACE INTO article_entities (article_id, key, name, kind, mentions) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        for e in entities {
+            stmt.execute(params![article_id, e.key, e.name, e.kind, e.mentions])?;
+        }
+        Ok(())
+    }
+
+    /// The entities of an article, most mentioned first.
+    pub fn entities(&self, article_id: &str) -> Result<Vec<StoredEntity>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT key, name, kind, mentions FROM article_entities WHERE article_id = ?1 ORDER BY mentions DESC, key",
+        )?;
+        let rows = stmt.query_map([article_id], |r| {
+            Ok(StoredEntity {
+                key: r.get(0)?,
+                name: r.get(1)?,
+                kind: r.get(2)?,
+                mentions: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// The largest story id ever given, merged stories included.
+    pub fn max_story_id(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .query_row("SELECT COALESCE(MAX(id), 0) FROM stories", [], |r| r.get(0))?)
+    }
+
+    /// Live stories with their article ids in arrival order, newest story activity first.
+    pub fn story_members(&self) -> Result<Vec<(i64, Vec<String>)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT s.story_id, s.article_id FROM assignments s JOIN articles a ON a.id = s.article_id ORDER BY s.story_id, a.seq",
+        )?;
+        let mut rows = stmt.query([])?;
+        let mut out: Vec<(i64, Vec<String>)> = Vec::new();
+        while let Some(r) = rows.next()? {
+            let (story, article): (i64, String) = (r.get(0)?, r.get(1)?);
+            match out.last_mut() {
+                Some((s, list)) if *s == story => list.push(article),
+                _ => out.push((story, vec![article])),
+            }
+        }
+        Ok(out)
+    }
+
+    /// The story an article is in, if assigned.
+    pub fn assignment(&self, article_id: &str) -> Result<Option<Assignment>> {
+        let row: Option<(String, i64, bool, f64, String)> = self
+            .conn
+            .query_row(
+                "SELECT article_id, story_id, opened, score, why FROM assignments WHERE article_id = ?1",
+                [article_id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            )
+            .optional()?;
+        row.map(|(article_id, story_id, opened, score, why)| {
+            Ok(Assignment {
+                article_id,
+                story_id,
+                opened,
+                score,
+                why: serde_json::from_str(&why).map_err(|e| StoreError::Corrupt {
+                    table: "assignments",
+                    message: e.to_string(),
+                })?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Where a story went when it was merged away.
+    pub fn merged_into(&self, story: i64) -> Result<Option<i64>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT merged_into FROM stories WHERE id = ?1",
+                [story],
+                |r| r.get::<_, Option<i64>>(0),
+            )
+            .optional()?
+            .flatten())
     }
 
     /// Records a new story under the id the engine gave it.

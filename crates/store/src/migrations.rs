@@ -6,7 +6,7 @@ use rusqlite::Connection;
 use crate::{Result, StoreError};
 
 const MIGRATIONS: &[&str] = &[
-    // 1: articles, embeddings, stories, assignments, merges, meta.
+    // 1: articles, embeddings, entities, stories, assignments, merges, meta.
     "CREATE TABLE articles (
         seq INTEGER PRIMARY KEY AUTOINCREMENT,
         id TEXT NOT NULL UNIQUE,
@@ -50,7 +50,15 @@ const MIGRATIONS: &[&str] = &[
         score REAL NOT NULL,
         at TEXT NOT NULL
     );
-    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE article_entities (
+        article_id TEXT NOT NULL REFERENCES articles(id),
+        key TEXT NOT NULL,
+        name TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        mentions INTEGER NOT NULL,
+        PRIMARY KEY (article_id, key)
+    );",
 ];
 
 /// Brings the schema up to date, one transaction per migration.
