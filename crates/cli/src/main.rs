@@ -35,6 +35,19 @@ enum Command {
     Model(cmd::model::Command),
     /// Embed raw text from standard input with one encoder.
     Embed(cmd::embed::Args),
+    /// Measure the engine on labelled sets: BCubed and pairwise F1 for stories, Pearson and ROC AUC for pairs.
+    Eval(cmd::eval::EvalArgs),
+    /// Fit the learned scorer on the dev split of labelled sets and write the scorer file.
+    Train(cmd::eval::TrainArgs),
+    /// Benchmarks.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Encoder speed, load time and memory, beside the Python reference engines.
+    Encode(cmd::bench_encode::Args),
 }
 
 fn main() {
@@ -58,6 +71,9 @@ fn main() {
         Command::Demo(a) => cmd::demo::run(a, cli.db.as_deref(), threads),
         Command::Model(c) => cmd::model::run(c),
         Command::Embed(a) => cmd::embed::run(a, threads),
+        Command::Bench(BenchCommand::Encode(a)) => cmd::bench_encode::run(a, threads),
+        Command::Eval(a) => cmd::eval::eval(a, threads),
+        Command::Train(a) => cmd::eval::train(a, threads),
     };
     match result {
         Ok(code) => std::process::exit(code),

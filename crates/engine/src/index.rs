@@ -431,10 +431,19 @@ impl StoryIndex {
     /// Probability that `a` belongs to a story made of `b` alone, with its
     /// explanation: the pair similarity used for SemEval-style evaluation.
     pub fn pair(&self, a: &ArticleInput, b: &ArticleInput) -> Explanation {
+        self.scorer.explain(&self.pair_features(a, b))
+    }
+
+    /// The signals between `a` and a story made of `b` alone.
+    pub fn pair_features(&self, a: &ArticleInput, b: &ArticleInput) -> Features {
         let pb = self.prepare(b);
         let mut s = self.empty_story(0);
         self.fill(&mut s, b, &pb);
-        self.scorer.explain(&self.features(&self.prepare(a), &s))
+        self.features(&self.prepare(a), &s)
+    }
+
+    pub fn scorer(&self) -> &Scorer {
+        &self.scorer
     }
 
     fn observe(&mut self, p: &Prepared) {

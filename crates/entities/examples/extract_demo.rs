@@ -16,6 +16,8 @@ fn main() {
         ("de", "Die Bundesregierung in Berlin hat am Montag die Gespräche zwischen Armenien und Aserbaidschan begrüßt. Bundeskanzler Olaf Scholz telefonierte mit Präsident Emmanuel Macron. Die Deutsche Bank äußerte sich nicht."),
         ("uk", "Президент України Володимир Зеленський зустрівся з Кая Каллас у Києві. Зеленського підтримали в Брюсселі."),
         ("es", "El presidente del Gobierno, Pedro Sánchez, viajó a Bruselas para reunirse con Ursula von der Leyen y con el Banco Central Europeo."),
+        ("en", "Foreign Minister Sergei Lavrov met his Armenian counterpart Ararat Mirzoyan in Moscow on Tuesday, the Russian Foreign Ministry said. The talks in the Kremlin covered the situation in Nagorno-Karabakh, the Lachin corridor and the role of the OSCE Minsk Group, according to a statement. Azerbaijani President Ilham Aliyev said in Baku that peace with Armenia was within reach, while Turkish Foreign Minister Mevlut Cavusoglu called for new talks in Ankara. European Union officials and NATO Secretary General Jens Stoltenberg welcomed the meeting. Meanwhile, Apple and the Bank of England reported results; Wall Street rose and New York Times reporters in Hong Kong said Xi Jinping spoke with Kamala Harris."),
+        ("it", "Il presidente del Consiglio Giorgia Meloni ha incontrato a Roma il segretario generale della Nato Mark Rutte e il ministro Antonio Tajani."),
         ("fr", "Le ministre des Affaires étrangères Jean-Noël Barrot s'est rendu à Bakou avant de rencontrer l'OSCE à Vienne."),
     ];
     for (lang, text) in samples {

@@ -1,7 +1,7 @@
 //! Mention extraction: gazetteer matching on folded tokens and on caseless
 //! scripts, then typing of unknown capitalised spans by cues.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 
 use crate::gazetteer::{self, Gazetteer};
@@ -22,7 +22,9 @@ impl Default for EntityExtractor {
 
 impl std::fmt::Debug for EntityExtractor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EntityExtractor").field("entries", &self.gaz.entries.len()).finish()
+        f.debug_struct("EntityExtractor")
+            .field("entries", &self.gaz.entries.len())
+            .finish()
     }
 }
 
@@ -37,16 +39,22 @@ struct Tok {
     sent_start: bool,
     /// Joined to the previous token by a space, hyphen or apostrophe.
     joined: bool,
+    /// In a line where most words are capitalised (a title-case headline).
+    headline: bool,
     /// Joined to the previous token by an apostrophe (Turkish suffixes).
     apostrophe: bool,
     fold: Range<usize>,
     pl: Range<usize>,
+    /// Light fold used to look up cue words.
+    cue: Range<usize>,
 }
 
 impl EntityExtractor {
     /// Builds (once per process) and returns the extractor.
     pub fn new() -> Self {
-        EntityExtractor { gaz: gazetteer::global() }
+        EntityExtractor {
+            gaz: gazetteer::global(),
+        }
     }
 
     /// Finds people, places and organisations in `text`. `lang` is an
@@ -57,14 +65,15 @@ impl EntityExtractor {
             .and_then(|l| l.split(['-', '_']).next())
             .unwrap_or("")
             .to_ascii_lowercase();
-        let g = self.gaz;
         let mut mentions = Vec::new();
-        if text.chars().any(|c| !c.is_ascii() && needs_automaton(script_of(c))) {
+        if text
+            .chars()
+            .any(|c| !c.is_ascii() && needs_automaton(script_of(c)))
+        {
             self.scan_caseless(text, &mut mentions);
         }
         self.scan_cased(text, &lang, &mut mentions);
         mentions.sort_by_key(|m| (m.start, m.end));
-        let _ = g;
         mentions
     }
 
@@ -118,13 +127,15 @@ impl EntityExtractor {
         let cues = &g.cues;
         let polish = lang == "pl";
         let raw = tokenize(text);
-        let toks = annotate(text, &raw, polish);
+        let mut toks = annotate(text, &raw);
+        mark_headlines(text, &mut toks);
         if !toks.iter().any(|t| t.cased && t.cap) {
             return;
         }
         let mut folds = String::new();
         let toks = fold_all(text, toks, polish, &mut folds);
         let f = |i: usize| &folds[toks[i].fold.clone()];
+        let c = |i: usize| &folds[toks[i].cue.clone()];
         let n = toks.len();
         let mut consumed = vec![false; n];
 
@@ -152,11 +163,11 @@ impl EntityExtractor {
                         continue;
                     }
                     key.clear();
-                    for j in i..i + len {
-                        if j > i {
+                    for (j, t) in toks[i..i + len].iter().enumerate() {
+                        if j > 0 {
                             key.push(' ');
                         }
-                        let r = if field { toks[j].pl.clone() } else { toks[j].fold.clone() };
+                        let r = if field { t.pl.clone() } else { t.fold.clone() };
                         key.push_str(&folds[r]);
                     }
                     if let Some(target) = map.get(key.as_str()) {
@@ -181,19 +192,20 @@ impl EntityExtractor {
         }
 
         // 2. Unknown capitalised spans.
-        let is_title = |i: usize| cues.title.contains(f(i));
-        let is_stop = |i: usize| cues.stop.contains(f(i));
+        let is_title = |i: usize| cues.title.contains(c(i));
+        let is_stop = |i: usize| cues.stop.contains(c(i));
         let startable = |i: usize| {
             let t = &toks[i];
-            !consumed[i]
-                && t.cased
-                && t.cap
-                && t.letters > 1
-                && !is_stop(i)
-                && !is_title(i)
+            !consumed[i] && t.cased && t.cap && t.letters > 1 && !is_stop(i) && !is_title(i)
         };
+        let lower_words: HashSet<&str> = (0..n)
+            .filter(|&j| toks[j].cased && !toks[j].cap && toks[j].letters > 1)
+            .map(c)
+            .collect();
         let preps_lang = cues.prep.get(lang);
         let preps_any = cues.prep.get("*");
+        let conn_lang = cues.connector.get(lang);
+        let conn_any = cues.connector.get("*");
         let mut last_title: Option<usize> = None;
         let mut singles: Vec<(usize, usize)> = Vec::new();
         let mut unknown: Vec<Mention> = Vec::new();
@@ -213,8 +225,9 @@ impl EntityExtractor {
             }
             let mut s = i;
             let mut e = i + 1;
-            let is_org_word =
-                |j: usize| cues.org.contains(f(j)) || cues.org_part.iter().any(|p| f(j).contains(p.as_str()));
+            let is_org_word = |j: usize| {
+                cues.org.contains(c(j)) || cues.org_part.iter().any(|p| c(j).contains(p.as_str()))
+            };
             let mut has_org = is_org_word(i);
             // Inside an organisation name, portfolio words that are otherwise
             // titles continue it ("Ministério das Relações Exteriores").
@@ -235,7 +248,8 @@ impl EntityExtractor {
                     && toks[k].joined
                     && toks[k].cased
                     && !toks[k].cap
-                    && cues.connector.contains(f(k))
+                    && (conn_any.is_some_and(|set| set.contains(c(k)))
+                        || conn_lang.is_some_and(|set| set.contains(c(k))))
                 {
                     k += 1;
                 }
@@ -247,14 +261,39 @@ impl EntityExtractor {
                 break;
             }
             i = e;
-            // Drop a sentence-initial word that is not part of a name
-            // (Indonesian "Pernyataannya ..." = "his statement").
+            // Drop a sentence-initial word that is not part of a name: one
+            // the text also uses in lower case ("Geçmişte Fenerbahçe"), or
+            // Indonesian "-nya" ("Pernyataannya ..." = "his statement").
             if toks[s].sent_start
                 && e - s > 1
-                && matches!(lang, "id" | "ms" | "")
-                && text[toks[s].span.clone()].ends_with("nya")
+                && (lower_words.contains(c(s))
+                    || matches!(lang, "id" | "ms" | "")
+                        && text[toks[s].span.clone()].ends_with("nya"))
             {
                 s += 1;
+            }
+            // German capitalises nouns: after an article the first word is
+            // a noun ("der Kleinstadt Orzysz"), which may still say what
+            // follows is a place or a person.
+            let mut noun_cue = None;
+            if lang == "de"
+                && e - s > 1
+                && s > 0
+                && toks[s].joined
+                && !toks[s - 1].cap
+                && cues.det.contains(c(s - 1))
+            {
+                let w = c(s);
+                if cues.place_part.iter().any(|p| w.contains(p.as_str())) {
+                    noun_cue = Some(EntityKind::Place);
+                } else if cues.title_part.iter().any(|p| w.contains(p.as_str())) {
+                    noun_cue = Some(EntityKind::Person);
+                }
+                s += 1;
+            }
+            // Title-case headlines give no signal for unknown names.
+            if toks[s].headline {
+                continue;
             }
             let span_toks = s..e;
             let caps = span_toks.clone().filter(|&j| toks[j].cap).count();
@@ -264,21 +303,29 @@ impl EntityExtractor {
                 && toks[s].joined
                 && toks[s - 1].cased
                 && !toks[s - 1].cap
-                && (preps_lang.is_some_and(|p| p.contains(f(s - 1)))
-                    || preps_any.is_some_and(|p| p.contains(f(s - 1))));
-            let tr_loc = e < n && toks[e].apostrophe && cues.tr_locative.contains(f(e));
+                && (preps_lang.is_some_and(|p| p.contains(c(s - 1)))
+                    || preps_any.is_some_and(|p| p.contains(c(s - 1))));
+            let tr_loc = e < n && toks[e].apostrophe && cues.tr_locative.contains(c(e));
             let words = || span_toks.clone().map(f);
-            let kind = if caps == 1 && all_caps && (2..=6).contains(&toks[s].letters) {
+            // A lone cue word ("Group", "Times", "Consiglio") left over
+            // beside a gazetteer name is not a name.
+            let bare_cue = e - s == 1 && (has_org || cues.place.contains(c(s)));
+            let kind = if bare_cue && !all_caps {
+                None
+            } else if caps == 1 && all_caps && (2..=6).contains(&toks[s].letters) {
                 (!is_roman_numeral(&text[toks[s].span.clone()])).then_some(EntityKind::Organisation)
             } else if all_caps && caps > 1 {
                 None // headline in capitals
             } else if has_org {
                 Some(EntityKind::Organisation)
+            } else if noun_cue.is_some() {
+                noun_cue
             } else if title_cue {
                 Some(EntityKind::Person)
-            } else if words().any(|w| cues.place.contains(w)) {
-                Some(EntityKind::Place)
-            } else if (prev_prep || tr_loc) && !(caps == 1 && lang == "de") {
+            } else if span_toks.clone().any(|j| cues.place.contains(c(j)))
+                // German capitalises every noun, so "in Zukunft" is no place cue.
+                || (prev_prep || tr_loc) && !(caps == 1 && lang == "de")
+            {
                 Some(EntityKind::Place)
             } else if caps == 1 {
                 None
@@ -340,11 +387,19 @@ impl EntityExtractor {
 }
 
 fn needs_automaton(s: Script) -> bool {
-    matches!(s, Script::Arabic | Script::Han | Script::Kana | Script::Hangul | Script::Thai)
+    matches!(
+        s,
+        Script::Arabic | Script::Han | Script::Kana | Script::Hangul | Script::Thai
+    )
 }
 
 fn is_roman_numeral(s: &str) -> bool {
-    s.chars().all(|c| matches!(c, 'I' | 'V' | 'X' | 'L' | 'C' | 'D' | 'M'))
+    s.chars()
+        .all(|c| matches!(c, 'I' | 'V' | 'X' | 'L' | 'C' | 'D' | 'M'))
+}
+
+fn is_katakana(c: char) -> bool {
+    matches!(c, '\u{30A1}'..='\u{30FA}' | 'ー' | '\u{31F0}'..='\u{31FF}' | '\u{FF66}'..='\u{FF9F}')
 }
 
 fn is_arabic_letter(c: char) -> bool {
@@ -370,7 +425,8 @@ fn caseless_boundaries_ok(norm: &str, s: usize, e: usize) -> bool {
                 k = 2;
             }
             let mut clitics = 0;
-            while k < prev.len() && clitics < 2 && matches!(prev[k], 'و' | 'ف' | 'ب' | 'ل' | 'ك') {
+            while k < prev.len() && clitics < 2 && matches!(prev[k], 'و' | 'ف' | 'ب' | 'ل' | 'ك')
+            {
                 k += 1;
                 clitics += 1;
             }
@@ -382,20 +438,24 @@ fn caseless_boundaries_ok(norm: &str, s: usize, e: usize) -> bool {
             }
         }
         Some(Script::Kana) | Some(Script::Han) => {
-            let kana = |c: Option<char>| c.is_some_and(|c| script_of(c) == Script::Kana && c != '・');
-            let starts_kana = first.is_some_and(|c| script_of(c) == Script::Kana);
-            let ends_kana = last.is_some_and(|c| script_of(c) == Script::Kana);
-            !(starts_kana && kana(prev.first().copied()) || ends_kana && kana(next))
+            // Katakana words run on without spaces; hiragana particles (の, は)
+            // and kanji may touch a name.
+            let katakana = |c: Option<char>| c.is_some_and(is_katakana);
+            let starts = katakana(first);
+            let ends = katakana(last);
+            !(starts && katakana(prev.first().copied()) || ends && katakana(next))
         }
         _ => true,
     }
 }
 
 fn gap_breaks_sentence(gap: &str) -> bool {
-    gap.contains(['.', '!', '?', '…', ':', ';', '\n', '。', '！', '？', '"', '“', '”', '«', '»', '„'])
+    gap.contains([
+        '.', '!', '?', '…', ':', ';', '\n', '。', '！', '？', '"', '“', '”', '«', '»', '„',
+    ])
 }
 
-fn annotate(text: &str, raw: &[Token], _polish: bool) -> Vec<Tok> {
+fn annotate(text: &str, raw: &[Token]) -> Vec<Tok> {
     let mut out: Vec<Tok> = Vec::with_capacity(raw.len());
     for (i, t) in raw.iter().enumerate() {
         let word = &text[t.start..t.end];
@@ -433,12 +493,38 @@ fn annotate(text: &str, raw: &[Token], _polish: bool) -> Vec<Tok> {
             letters,
             sent_start,
             joined,
+            headline: false,
             apostrophe,
             fold: 0..0,
             pl: 0..0,
+            cue: 0..0,
         });
     }
     out
+}
+
+/// Marks tokens of short one-sentence lines in which at least 60% of the
+/// words are capitalised.
+fn mark_headlines(text: &str, toks: &mut [Tok]) {
+    let mut start = 0;
+    while start < toks.len() {
+        let line_end = text[toks[start].span.start..]
+            .find('\n')
+            .map_or(text.len(), |k| toks[start].span.start + k);
+        let end = start
+            + toks[start..]
+                .iter()
+                .take_while(|t| t.span.start < line_end)
+                .count();
+        let words = toks[start..end].iter().filter(|t| t.cased && t.letters > 1);
+        let (total, caps) = words.fold((0, 0), |(a, b), t| (a + 1, b + t.cap as usize));
+        // A headline is one short line holding a single sentence.
+        let one_sentence = !toks[start + 1..end].iter().any(|t| t.sent_start);
+        if (3..=20).contains(&total) && one_sentence && caps * 5 >= total * 3 {
+            toks[start..end].iter_mut().for_each(|t| t.headline = true);
+        }
+        start = end.max(start + 1);
+    }
 }
 
 fn fold_all(text: &str, mut toks: Vec<Tok>, polish: bool, buf: &mut String) -> Vec<Tok> {
@@ -449,6 +535,9 @@ fn fold_all(text: &str, mut toks: Vec<Tok>, polish: bool, buf: &mut String) -> V
         let s = buf.len();
         folder.fold_word(word, script, false, buf);
         t.fold = s..buf.len();
+        let s = buf.len();
+        folder.cue_word(word, script, buf);
+        t.cue = s..buf.len();
         if polish {
             let s = buf.len();
             folder.fold_word(word, script, true, buf);

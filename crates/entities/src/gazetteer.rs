@@ -12,7 +12,10 @@ use crate::EntityKind;
 const SOURCES: &[(&str, &str)] = &[
     ("countries.tsv", include_str!("../data/countries.tsv")),
     ("places.tsv", include_str!("../data/places.tsv")),
-    ("organisations.tsv", include_str!("../data/organisations.tsv")),
+    (
+        "organisations.tsv",
+        include_str!("../data/organisations.tsv"),
+    ),
     ("people.tsv", include_str!("../data/people.tsv")),
 ];
 const CUES: &str = include_str!("../data/cues.tsv");
@@ -41,10 +44,16 @@ pub(crate) struct Cues {
     /// Matched as substrings of a folded token (compounds: Außenministerium).
     pub org_part: Vec<String>,
     pub place: HashSet<String>,
-    pub connector: HashSet<String>,
+    /// Lower-case words inside names, by language ("*" = any language).
+    pub connector: HashMap<String, HashSet<String>>,
     /// Place prepositions by language; "*" holds those safe in any language.
     pub prep: HashMap<String, HashSet<String>>,
     pub tr_locative: HashSet<String>,
+    /// German articles before nouns.
+    pub det: HashSet<String>,
+    /// Parts of German compound nouns that announce a place or a person.
+    pub place_part: Vec<String>,
+    pub title_part: Vec<String>,
 }
 
 pub(crate) struct Gazetteer {
@@ -60,9 +69,12 @@ pub(crate) struct Gazetteer {
     pub max_tokens: usize,
     pub cues: Cues,
     /// Variants that folded onto another entry's variant; the first wins.
+    /// Read by the data tests.
+    #[cfg_attr(not(test), allow(dead_code))]
     pub conflicts: Vec<String>,
     /// Data lines that could not be parsed (the data is compiled in, so a
     /// test asserts this stays empty).
+    #[cfg_attr(not(test), allow(dead_code))]
     pub malformed: Vec<String>,
 }
 
@@ -159,12 +171,17 @@ impl Gazetteer {
                 for v in variants {
                     let cased = v.chars().find(|c| c.is_alphabetic()).map(script_of);
                     if matches!(cased, Some(s) if s.is_cased()) {
-                        let Some(f) = fold_phrase(&mut folder, v, false) else { continue };
+                        let Some(f) = fold_phrase(&mut folder, v, false) else {
+                            continue;
+                        };
                         if f.is_empty() {
                             continue;
                         }
                         max_tokens = max_tokens.max(f.split(' ').count());
-                        let t = Target { entry: id, caps_only: is_acronym(v) };
+                        let t = Target {
+                            entry: id,
+                            caps_only: is_acronym(v),
+                        };
                         if let Some(p) = fold_phrase(&mut folder, v, true) {
                             insert(&mut pl_stem, &mut Vec::new(), &entries, p, t);
                         }
@@ -239,7 +256,7 @@ fn build_cues(folder: &mut Folder, malformed: &mut Vec<String>) -> Cues {
         for w in cols[2].split('|').map(str::trim).filter(|w| !w.is_empty()) {
             let mut f = String::new();
             let script = w.chars().next().map(script_of).unwrap_or(Script::Other);
-            folder.fold_word(w, script, false, &mut f);
+            folder.cue_word(w, script, &mut f);
             if f.is_empty() {
                 continue;
             }
@@ -258,11 +275,19 @@ fn build_cues(folder: &mut Folder, malformed: &mut Vec<String>) -> Cues {
                     cues.place.insert(f);
                 }
                 "connector" => {
-                    cues.connector.insert(f);
+                    cues.connector
+                        .entry(cols[1].to_string())
+                        .or_default()
+                        .insert(f);
                 }
                 "prep" => {
                     cues.prep.entry(cols[1].to_string()).or_default().insert(f);
                 }
+                "det" => {
+                    cues.det.insert(f);
+                }
+                "place_part" => cues.place_part.push(f),
+                "title_part" => cues.title_part.push(f),
                 "tr_locative" => {
                     cues.tr_locative.insert(f);
                 }

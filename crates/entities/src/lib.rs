@@ -86,7 +86,11 @@ pub fn same_entity(a_key: &str, b_key: &str) -> bool {
     // "cavusogl" vs "mevlut cavusogl": a bare surname names the same person.
     let (aw, bw) = (a_key.split(' ').count(), b_key.split(' ').count());
     if (aw == 1) != (bw == 1) {
-        let (single, multi) = if aw == 1 { (a_key, b_key) } else { (b_key, a_key) };
+        let (single, multi) = if aw == 1 {
+            (a_key, b_key)
+        } else {
+            (b_key, a_key)
+        };
         let last = multi.rsplit(' ').next().unwrap_or(multi);
         return single.len() >= 4 && close(single, last);
     }
@@ -106,7 +110,9 @@ fn close(a: &str, b: &str) -> bool {
         return true;
     }
     let skeleton = |s: &str| -> String {
-        s.chars().filter(|c| !matches!(c, 'a' | 'e' | 'i' | 'o' | 'u')).collect()
+        s.chars()
+            .filter(|c| !matches!(c, 'a' | 'e' | 'i' | 'o' | 'u'))
+            .collect()
     };
     let (sa, sb) = (skeleton(a), skeleton(b));
     sa == sb && sa.replace(' ', "").len() >= 4 && d * 3 <= len
@@ -123,9 +129,27 @@ pub fn score(gold: &[(String, EntityKind)], found: &[Mention]) -> (f64, f64) {
     let found: HashSet<(String, EntityKind)> =
         found.iter().map(|m| (m.key.clone(), m.kind)).collect();
     let hit = found.intersection(&gold).count() as f64;
-    let p = if found.is_empty() { 1.0 } else { hit / found.len() as f64 };
-    let r = if gold.is_empty() { 1.0 } else { hit / gold.len() as f64 };
+    let p = if found.is_empty() {
+        1.0
+    } else {
+        hit / found.len() as f64
+    };
+    let r = if gold.is_empty() {
+        1.0
+    } else {
+        hit / gold.len() as f64
+    };
     (p, r)
+}
+
+/// The usual English name of a gazetteer key ("azerbaijan" -> "Azerbaijan"),
+/// for labelling; `None` for keys the gazetteer does not know.
+pub fn display_name(key: &str) -> Option<&'static str> {
+    let g = gazetteer::global();
+    g.entries
+        .iter()
+        .find(|e| e.key == key)
+        .map(|e| e.display.as_str())
 }
 
 /// Sizes of the built-in gazetteer: (entries, variants as written, distinct

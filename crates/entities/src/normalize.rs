@@ -77,7 +77,11 @@ pub(crate) fn tokenize(text: &str) -> Vec<Token> {
                     if let Some(t) = cur.take() {
                         out.push(t);
                     }
-                    cur = Some(Token { start: i, end: i + c.len_utf8(), script: s });
+                    cur = Some(Token {
+                        start: i,
+                        end: i + c.len_utf8(),
+                        script: s,
+                    });
                 }
             }
         } else if let Some(t) = cur.take() {
@@ -194,7 +198,9 @@ fn simplify(ascii: &[u8], strip_vowel: bool, out: &mut String) {
         };
         for &b in rep {
             // Collapse doubled letters ("Zelenskyy", "Mohammed").
-            if out.len() > start_len && out.as_bytes()[out.len() - 1] == b && b.is_ascii_alphabetic()
+            if out.len() > start_len
+                && out.as_bytes()[out.len() - 1] == b
+                && b.is_ascii_alphabetic()
             {
                 continue;
             }
@@ -226,6 +232,20 @@ impl Folder {
     /// Folds one word token to its ASCII key form, appending to `out`.
     /// `polish` applies Polish case stemming first (Latin script only).
     pub(crate) fn fold_word(&mut self, word: &str, script: Script, polish: bool, out: &mut String) {
+        self.transliterate(word, script, polish);
+        // Cyrillic words already lost their ending in `transliterate`.
+        simplify(&self.ascii, script != Script::Cyrillic, out);
+    }
+
+    /// Lighter folding for cue words (titles, stop words): transliterated and
+    /// lower-cased but without the spelling rules, which would merge e.g.
+    /// "Ministry" (organisation) with "Ministro" (title).
+    pub(crate) fn cue_word(&mut self, word: &str, script: Script, out: &mut String) {
+        self.transliterate(word, script, false);
+        out.extend(self.ascii.iter().map(|&b| b as char));
+    }
+
+    fn transliterate(&mut self, word: &str, script: Script, polish: bool) {
         self.lower.clear();
         for c in word.chars() {
             self.lower.extend(c.to_lowercase());
@@ -267,8 +287,6 @@ impl Folder {
                 }
             }
         }
-        // Cyrillic words already lost their ending above.
-        simplify(&self.ascii, script != Script::Cyrillic, out);
     }
 }
 

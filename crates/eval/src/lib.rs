@@ -8,6 +8,7 @@
 pub mod data;
 mod error;
 pub mod metrics;
+pub mod run;
 
 pub use data::{discover, load, split_of, stream_order, DataSet, DataSetFile, Kind, Pair, Split};
 pub use error::EvalError;

@@ -55,13 +55,26 @@ pub fn parse_article_value(
     let text_field = TEXT
         .iter()
         .find(|k| obj.get(**k).is_some_and(|v| !v.is_null()));
-    let Some(&text_key) = text_field else {
-        return Err(err(
-            "text",
-            "missing: expected one of `text`, `body`, `content`".into(),
-        ));
+    let text_key = text_field.copied().unwrap_or("text");
+    let mut text = match text_field {
+        Some(k) => string_field(obj, k, at)?.unwrap_or_default(),
+        None => String::new(),
     };
-    let text = string_field(obj, text_key, at)?.unwrap_or_default();
+    let mut title = first_string(obj, &["title", "headline"], at)?;
+    // Headline-only items (wire flashes, headline datasets): the headline is the text.
+    if text.trim().is_empty() {
+        match title.take() {
+            Some(t) => text = t,
+            None if text_field.is_none() => {
+                return Err(err(
+                    "text",
+                    "missing: expected one of `text`, `body`, `content` (or at least a `title`)"
+                        .into(),
+                ))
+            }
+            None => return Err(err(text_key, "empty text".into())),
+        }
+    }
     if text.len() > MAX_TEXT_BYTES {
         return Err(err(
             text_key,
@@ -72,11 +85,7 @@ pub fn parse_article_value(
             ),
         ));
     }
-    if text.trim().is_empty() {
-        return Err(err(text_key, "empty text".into()));
-    }
 
-    let title = first_string(obj, &["title", "headline"], at)?;
     let mut article = Article::new(title, text);
     article.url = first_string(obj, &["url", "link"], at)?;
     article.source = first_string(obj, &["source", "outlet", "site", "publisher"], at)?;

@@ -155,7 +155,13 @@ fn bad_records_are_reported_and_skipped() {
         )
         .as_bytes(),
     ); // 5
-    body.extend(format!("{}\n", serde_json::json!({"id": "n", "title": "no text"})).as_bytes()); // 6
+    body.extend(
+        format!(
+            "{}\n",
+            serde_json::json!({"id": "n", "source": "no text or title"})
+        )
+        .as_bytes(),
+    ); // 6
     body.extend(
         format!(
             "{}\n",
@@ -169,6 +175,15 @@ fn bad_records_are_reported_and_skipped() {
     let (g, b) = collect(&Source::Path(p));
     let ids: Vec<_> = g.iter().map(|r| r.article.id.as_str()).collect();
     assert_eq!(ids, ["g1", "g2"]);
+    // A headline-only item is fine: the headline becomes the text.
+    let (h, hb) = collect(&Source::Path(write(
+        dir.path(),
+        "h.jsonl",
+        format!("{}\n", serde_json::json!({"title": EN, "text": ""})).as_bytes(),
+    )));
+    assert!(hb.is_empty());
+    assert_eq!(h[0].article.text, EN);
+    assert_eq!(h[0].article.title, None);
     let by_line: Vec<(usize, Option<&str>, &str)> = b
         .iter()
         .map(|e| {

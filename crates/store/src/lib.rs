@@ -9,7 +9,10 @@
 //!   loses nothing that was acknowledged;
 //! - the schema only moves forward, through numbered [`migrations`].
 
+mod cache;
 mod migrations;
+
+pub use cache::VectorCache;
 
 use std::path::Path;
 

@@ -137,3 +137,12 @@ impl UseModel {
         self.weights.heap_bytes()
     }
 }
+
+/// Fuzzing hook (fuzz/fuzz_targets/usem_tokenizer_model.rs): parses
+/// `sp_model` as an `sp.model` and tokenizes `text` with it, giving the
+/// vocabulary size and the ids. Not part of the supported API.
+#[doc(hidden)]
+pub fn fuzz_tokenize(sp_model: &[u8], text: &str) -> Result<(usize, Vec<u32>), UseError> {
+    let tok = Tokenizer::from_bytes(sp_model)?;
+    Ok((tok.vocab_size(), tok.encode(text)))
+}

@@ -1,5 +1,7 @@
+pub mod bench_encode;
 pub mod demo;
 pub mod embed;
+pub mod eval;
 pub mod ingest;
 pub mod model;
 pub mod stories;

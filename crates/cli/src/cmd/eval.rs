@@ -1,0 +1,377 @@
+//! `storyweave eval` and `storyweave train`: the engine measured on
+//! labelled data, and the learned scorer fitted on it.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args as ClapArgs;
+use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
+use serde::Serialize;
+use storyweave_core::Article;
+use storyweave_engine::{ArticleInput, EngineConfig, Scorer, ScorerFile, Signals};
+use storyweave_entities::EntityExtractor;
+use storyweave_eval::data::{DataSet, Split};
+use storyweave_eval::run;
+use storyweave_eval::{discover, load, pearson, roc_auc, split_of, stream_order};
+use storyweave_pipeline::Encoders;
+use storyweave_store::VectorCache;
+
+use crate::progress;
+
+#[derive(ClapArgs)]
+pub struct EvalArgs {
+    /// Canonical stories.jsonl / pairs.jsonl files, or folders holding them.
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// Print the results as JSON: {"sets": [...]}.
+    #[arg(long)]
+    json: bool,
+    /// Which signals the engine uses: `dense` (encoders only, the baseline) or `all`.
+    #[arg(long, default_value = "all")]
+    signals: String,
+    /// A scorer file other than the shipped one.
+    #[arg(long)]
+    scorer: Option<PathBuf>,
+}
+
+#[derive(ClapArgs)]
+pub struct TrainArgs {
+    /// Labelled sets to learn from (their dev split only).
+    #[arg(default_values = ["corpus", "../shared/data/eval/cstnews_pt", "../shared/data/eval/wikinewssum_en_sample", "../shared/data/eval/semeval2022_task8/hfl_sample/pairs.jsonl"])]
+    paths: Vec<PathBuf>,
+    /// Where to write the scorer file.
+    #[arg(long, default_value = "crates/engine/model/scorer.json")]
+    out: PathBuf,
+}
+
+/// One line of the results table; the JSON schema of `eval --json`.
+#[derive(Debug, Serialize)]
+pub struct SetResult {
+    pub name: String,
+    pub path: String,
+    pub kind: &'static str,
+    /// `test` when the scorer was trained on this set's dev split, else `all`.
+    pub split: &'static str,
+    pub n: usize,
+    pub bcubed_p: Option<f64>,
+    pub bcubed_r: Option<f64>,
+    pub bcubed_f1: Option<f64>,
+    pub pairwise_f1: Option<f64>,
+    pub wrong_merges: Option<usize>,
+    pub stories_gold: Option<usize>,
+    pub stories_found: Option<usize>,
+    pub pearson: Option<f64>,
+    pub pearson_cross: Option<f64>,
+    pub auc: Option<f64>,
+}
+
+fn cache() -> anyhow::Result<VectorCache> {
+    let path = storyweave_core::paths::model_dir().with_file_name("vector-cache.db");
+    Ok(VectorCache::open(&path)?)
+}
+
+struct Prep {
+    encoders: Encoders,
+    cache: VectorCache,
+    extractor: EntityExtractor,
+    threads: usize,
+}
+
+impl Prep {
+    fn new(threads: usize) -> anyhow::Result<Prep> {
+        Ok(Prep {
+            encoders: super::encoders()?,
+            cache: cache()?,
+            extractor: EntityExtractor::new(),
+            threads,
+        })
+    }
+
+    fn inputs(&mut self, articles: &[&Article], what: &str) -> anyhow::Result<Vec<ArticleInput>> {
+        let pb = progress::bar(articles.len() as u64, what);
+        let out = run::prepare(
+            articles,
+            &self.encoders,
+            &mut self.cache,
+            &self.extractor,
+            self.threads,
+            &mut |n| pb.set_position(n as u64),
+        )?;
+        pb.finish_and_clear();
+        Ok(out)
+    }
+}
+
+fn trained_sets(file: &ScorerFile) -> Vec<String> {
+    file.trained_on["sets"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub fn eval(args: EvalArgs, threads: usize) -> anyhow::Result<i32> {
+    let signals = Signals::parse(&args.signals)
+        .with_context(|| format!("--signals {}: expected `dense` or `all`", args.signals))?;
+    let json = match &args.scorer {
+        Some(p) => {
+            std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?
+        }
+        None => storyweave_engine::scorer::DEFAULT_SCORER_JSON.to_string(),
+    };
+    let scorer = Scorer::from_json(&json, signals)?;
+    let file: ScorerFile = serde_json::from_str(&json)?;
+    let trained = trained_sets(&file);
+    let files = discover(&args.paths)?;
+    if files.is_empty() {
+        anyhow::bail!("no stories.jsonl or pairs.jsonl under {:?}", args.paths);
+    }
+    let mut prep = Prep::new(threads)?;
+    let config = EngineConfig {
+        signals,
+        ..EngineConfig::default()
+    };
+    let mut results = Vec::new();
+    for f in &files {
+        let set = load(f)?;
+        let held_in = trained.contains(&f.name);
+        let keep = |key: &str| !held_in || split_of(key) == Split::Test;
+        let split = if held_in { "test" } else { "all" };
+        match set {
+            DataSet::Stories {
+                name,
+                path,
+                records,
+                ..
+            } => {
+                let records: Vec<(Article, String)> =
+                    records.into_iter().filter(|(_, s)| keep(s)).collect();
+                let order = stream_order(&records);
+                let arts: Vec<&Article> = records.iter().map(|(a, _)| a).collect();
+                let gold: Vec<String> = records.iter().map(|(_, s)| s.clone()).collect();
+                let inputs = prep.inputs(&arts, &name)?;
+                let s =
+                    run::cluster_and_score(&inputs, &order, &gold, scorer.clone(), config.clone());
+                results.push(SetResult {
+                    name,
+                    path: path.display().to_string(),
+                    kind: "stories",
+                    split,
+                    n: s.n,
+                    bcubed_p: Some(s.bcubed_p),
+                    bcubed_r: Some(s.bcubed_r),
+                    bcubed_f1: Some(s.bcubed_f1),
+                    pairwise_f1: Some(s.pairwise_f1),
+                    wrong_merges: Some(s.wrong_merges),
+                    stories_gold: Some(s.gold_clusters),
+                    stories_found: Some(s.predicted_clusters),
+                    pearson: None,
+                    pearson_cross: None,
+                    auc: None,
+                });
+            }
+            DataSet::Pairs {
+                name, path, pairs, ..
+            } => {
+                let pairs: Vec<_> = pairs.into_iter().filter(|p| keep(&p.id)).collect();
+                let arts: Vec<&Article> = pairs.iter().flat_map(|p| [&p.a, &p.b]).collect();
+                let inputs = prep.inputs(&arts, &name)?;
+                let mut it = inputs.into_iter();
+                let both: Vec<(ArticleInput, ArticleInput)> = pairs
+                    .iter()
+                    .filter_map(|_| Some((it.next()?, it.next()?)))
+                    .collect();
+                let scores = run::pair_scores(&both, scorer.clone(), config.clone());
+                let target: Vec<f64> = pairs.iter().map(|p| -p.overall).collect();
+                let cross: Vec<usize> = (0..pairs.len())
+                    .filter(|&i| pairs[i].a.lang != pairs[i].b.lang)
+                    .collect();
+                let (bin_s, bin_y): (Vec<f64>, Vec<bool>) = pairs
+                    .iter()
+                    .zip(&scores)
+                    .filter_map(|(p, s)| p.same_story().map(|y| (*s, y)))
+                    .unzip();
+                results.push(SetResult {
+                    name,
+                    path: path.display().to_string(),
+                    kind: "pairs",
+                    split,
+                    n: pairs.len(),
+                    bcubed_p: None,
+                    bcubed_r: None,
+                    bcubed_f1: None,
+                    pairwise_f1: None,
+                    wrong_merges: None,
+                    stories_gold: None,
+                    stories_found: None,
+                    pearson: pearson(&scores, &target),
+                    pearson_cross: if cross.len() >= 2 {
+                        pearson(
+                            &cross.iter().map(|&i| scores[i]).collect::<Vec<_>>(),
+                            &cross.iter().map(|&i| target[i]).collect::<Vec<_>>(),
+                        )
+                    } else {
+                        None
+                    },
+                    auc: roc_auc(&bin_s, &bin_y),
+                });
+            }
+        }
+    }
+    if args.json {
+        let mut out = std::io::stdout().lock();
+        serde_json::to_writer_pretty(
+            &mut out,
+            &serde_json::json!({ "signals": signals.name(), "sets": results }),
+        )?;
+        writeln!(out)?;
+    } else {
+        println!("{}", results_table(&results, signals));
+    }
+    Ok(0)
+}
+
+fn f(v: Option<f64>) -> String {
+    v.map(|x| format!("{x:.3}")).unwrap_or_else(|| "-".into())
+}
+
+pub fn results_table(results: &[SetResult], signals: Signals) -> Table {
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED);
+    t.set_header(vec![
+        "set",
+        "split",
+        "n",
+        "BCubed P",
+        "BCubed R",
+        "BCubed F1",
+        "pairwise F1",
+        "wrong merges",
+        "stories gold/found",
+        "Pearson",
+        "Pearson cross",
+        "ROC AUC",
+    ]);
+    for r in results {
+        t.add_row(vec![
+            r.name.clone(),
+            r.split.to_string(),
+            r.n.to_string(),
+            f(r.bcubed_p),
+            f(r.bcubed_r),
+            f(r.bcubed_f1),
+            f(r.pairwise_f1),
+            r.wrong_merges
+                .map(|w| w.to_string())
+                .unwrap_or_else(|| "-".into()),
+            match (r.stories_gold, r.stories_found) {
+                (Some(g), Some(p)) => format!("{g}/{p}"),
+                _ => "-".into(),
+            },
+            f(r.pearson),
+            f(r.pearson_cross),
+            f(r.auc),
+        ]);
+    }
+    t.add_row(vec![format!("signals: {}", signals.name())]);
+    t
+}
+
+pub fn train(args: TrainArgs, threads: usize) -> anyhow::Result<i32> {
+    let files = discover(&args.paths)?;
+    let mut prep = Prep::new(threads)?;
+    let config = EngineConfig::default();
+    let mut examples = Vec::new();
+    let mut streams_data: Vec<(Vec<ArticleInput>, Vec<usize>, Vec<String>)> = Vec::new();
+    let mut names = Vec::new();
+    for f in &files {
+        names.push(f.name.clone());
+        match load(f)? {
+            DataSet::Stories { name, records, .. } => {
+                let records: Vec<(Article, String)> = records
+                    .into_iter()
+                    .filter(|(_, s)| split_of(s) == Split::Dev)
+                    .collect();
+                let order = stream_order(&records);
+                let arts: Vec<&Article> = records.iter().map(|(a, _)| a).collect();
+                let gold: Vec<String> = records.iter().map(|(_, s)| s.clone()).collect();
+                let inputs = prep.inputs(&arts, &name)?;
+                let ex = run::story_examples(&inputs, &order, &gold, config.clone());
+                eprintln!(
+                    "{name}: {} dev articles, {} examples",
+                    inputs.len(),
+                    ex.len()
+                );
+                examples.extend(ex);
+                streams_data.push((inputs, order, gold));
+            }
+            DataSet::Pairs { name, pairs, .. } => {
+                let pairs: Vec<_> = pairs
+                    .into_iter()
+                    .filter(|p| split_of(&p.id) == Split::Dev && p.same_story().is_some())
+                    .collect();
+                let arts: Vec<&Article> = pairs.iter().flat_map(|p| [&p.a, &p.b]).collect();
+                let inputs = prep.inputs(&arts, &name)?;
+                let mut it = inputs.into_iter();
+                let labelled: Vec<(ArticleInput, ArticleInput, bool)> = pairs
+                    .iter()
+                    .filter_map(|p| Some((it.next()?, it.next()?, p.same_story()?)))
+                    .collect();
+                let ex = run::pair_examples(&labelled, config.clone());
+                eprintln!("{name}: {} dev pairs", ex.len());
+                examples.extend(ex);
+            }
+        }
+    }
+    let streams: Vec<run::Stream<'_>> = streams_data
+        .iter()
+        .map(|(i, o, g)| run::Stream {
+            inputs: i,
+            order: o,
+            gold: g,
+        })
+        .collect();
+    let mut models = std::collections::BTreeMap::new();
+    let mut tuned = serde_json::Map::new();
+    for signals in [Signals::All, Signals::Dense] {
+        let mut model = run::fit(&examples, signals);
+        let (t, f1) = run::tune_join_threshold(&streams, &model, signals, &config);
+        model.join_threshold = t;
+        model.merge_threshold = run::merge_threshold_for(t);
+        eprintln!(
+            "{}: join threshold {t:.2}, mean dev BCubed F1 {f1:.3}",
+            signals.name()
+        );
+        tuned.insert(
+            signals.name().into(),
+            serde_json::json!({"join_threshold": t, "dev_bcubed_f1": f1}),
+        );
+        models.insert(signals.name().to_string(), model);
+    }
+    let positives = examples.iter().filter(|e| e.1).count();
+    let file = ScorerFile {
+        version: storyweave_engine::scorer::SCORER_VERSION,
+        models,
+        trained_on: serde_json::json!({
+            "sets": names,
+            "split": "dev half of each set (sha256 of story label or pair id, see storyweave_eval::split_of); eval reports the test half",
+            "examples": examples.len(),
+            "positives": positives,
+            "tuning": tuned,
+            "command": "storyweave train",
+        }),
+    };
+    let text = serde_json::to_string_pretty(&file)? + "\n";
+    std::fs::write(&args.out, text).with_context(|| format!("writing {}", args.out.display()))?;
+    eprintln!(
+        "wrote {} ({} examples, {} positive)",
+        args.out.display(),
+        examples.len(),
+        positives
+    );
+    Ok(0)
+}

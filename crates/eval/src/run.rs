@@ -1,0 +1,268 @@
+//! Running the story engine over evaluation data: preparing articles
+//! (embeddings, cached by content; entities), clustering a stream, scoring
+//! pairs, and building the training examples of the learned scorer.
+
+use rustc_hash::FxHashMap;
+use sha2::{Digest, Sha256};
+use storyweave_core::Article;
+use storyweave_engine::scorer::{fit_logistic, Model};
+use storyweave_engine::{ArticleInput, EngineConfig, Scorer, Signals, StoryIndex, FEATURE_NAMES};
+use storyweave_entities::EntityExtractor;
+use storyweave_pipeline::{article_entities, engine_input, Encoders};
+use storyweave_store::VectorCache;
+
+use crate::metrics::{cluster_scores, ClusterScores};
+
+fn text_key(prefix: &str, text: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(text.as_bytes());
+    let d = h.finalize();
+    let hex: String = d[..16].iter().map(|b| format!("{b:02x}")).collect();
+    format!("{prefix}:{hex}")
+}
+
+/// Embeds (through the cache) and extracts entities for every article.
+/// `tick` is called with the number of articles done so far.
+pub fn prepare(
+    articles: &[&Article],
+    enc: &Encoders,
+    cache: &mut VectorCache,
+    extractor: &EntityExtractor,
+    threads: usize,
+    tick: &mut dyn FnMut(usize),
+) -> Result<Vec<ArticleInput>, storyweave_store::StoreError> {
+    use storyweave_embed::Encoder;
+    let e5_tag = format!("e5-{:?}-{:?}", enc.e5.prefix, enc.e5.max_tokens);
+    let texts: Vec<String> = articles.iter().map(|a| a.full_text()).collect();
+    let mut e5: Vec<Option<Vec<f32>>> = Vec::with_capacity(texts.len());
+    let mut usev: Vec<Option<Vec<f32>>> = Vec::with_capacity(texts.len());
+    for t in &texts {
+        e5.push(cache.get(&text_key(&e5_tag, t))?);
+        usev.push(cache.get(&text_key("usem", t))?);
+    }
+    let todo: Vec<usize> = (0..texts.len())
+        .filter(|&i| {
+            e5[i].is_none() || (usev[i].is_none() && enc.usem.supports(articles[i].lang_or_und()))
+        })
+        .collect();
+    let mut done = texts.len() - todo.len();
+    tick(done);
+    for chunk in todo.chunks(threads.max(1) * 16) {
+        let need_e5: Vec<usize> = chunk.iter().copied().filter(|&i| e5[i].is_none()).collect();
+        let need_use: Vec<usize> = chunk
+            .iter()
+            .copied()
+            .filter(|&i| usev[i].is_none() && enc.usem.supports(articles[i].lang_or_und()))
+            .collect();
+        let refs: Vec<&str> = need_e5.iter().map(|&i| texts[i].as_str()).collect();
+        let vs = enc.e5.embed_batch(&refs, threads);
+        let mut put = Vec::new();
+        for (&i, v) in need_e5.iter().zip(vs) {
+            put.push((text_key(&e5_tag, &texts[i]), v.clone()));
+            e5[i] = Some(v);
+        }
+        let refs: Vec<&str> = need_use.iter().map(|&i| texts[i].as_str()).collect();
+        let vs = enc.usem.embed_batch(&refs, threads);
+        for (&i, v) in need_use.iter().zip(vs) {
+            put.push((text_key("usem", &texts[i]), v.clone()));
+            usev[i] = Some(v);
+        }
+        cache.put_many(&put)?;
+        done += chunk.len();
+        tick(done);
+    }
+    Ok(articles
+        .iter()
+        .zip(e5)
+        .zip(usev)
+        .map(|((a, e), u)| {
+            let ents = article_entities(extractor, a);
+            let u = if enc.usem.supports(a.lang_or_und()) {
+                u
+            } else {
+                None
+            };
+            engine_input(a, e.unwrap_or_default(), u, &ents)
+        })
+        .collect())
+}
+
+/// Feeds the articles in `order` through a fresh engine; returns each
+/// article's final story (merges applied).
+pub fn cluster(
+    inputs: &[ArticleInput],
+    order: &[usize],
+    scorer: Scorer,
+    config: EngineConfig,
+) -> Vec<i64> {
+    let mut index = StoryIndex::new(scorer, config);
+    let mut story = vec![0i64; inputs.len()];
+    let mut redirect: FxHashMap<i64, i64> = FxHashMap::default();
+    for &i in order {
+        let d = index.assign(&inputs[i]);
+        story[i] = d.story;
+        for (from, into, _) in d.merged {
+            redirect.insert(from, into);
+        }
+    }
+    for s in story.iter_mut() {
+        while let Some(&n) = redirect.get(s) {
+            *s = n;
+        }
+    }
+    story
+}
+
+/// Clusters and scores against the gold labels.
+pub fn cluster_and_score(
+    inputs: &[ArticleInput],
+    order: &[usize],
+    gold: &[String],
+    scorer: Scorer,
+    config: EngineConfig,
+) -> ClusterScores {
+    let predicted: Vec<String> = cluster(inputs, order, scorer, config)
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let p: Vec<&str> = order.iter().map(|&i| predicted[i].as_str()).collect();
+    let g: Vec<&str> = order.iter().map(|&i| gold[i].as_str()).collect();
+    cluster_scores(&p, &g).expect("same lengths, non-empty")
+}
+
+/// The probability each pair reports one story: `a` scored against a story
+/// made of `b`, with IDF statistics from every text of the set.
+pub fn pair_scores(
+    pairs: &[(ArticleInput, ArticleInput)],
+    scorer: Scorer,
+    config: EngineConfig,
+) -> Vec<f64> {
+    let mut index = StoryIndex::new(scorer, config);
+    for (a, b) in pairs {
+        index.observe_only(a);
+        index.observe_only(b);
+    }
+    pairs
+        .iter()
+        .map(|(a, b)| index.pair(a, b).p as f64)
+        .collect()
+}
+
+/// Training examples from a labelled stream, by teacher forcing: each
+/// article meets the candidates the engine would retrieve, labelled by
+/// whether the candidate is its gold story; then it joins its gold story.
+pub fn story_examples(
+    inputs: &[ArticleInput],
+    order: &[usize],
+    gold: &[String],
+    config: EngineConfig,
+) -> Vec<([f32; 13], bool)> {
+    let mut index = StoryIndex::new(
+        Scorer::default_for(Signals::All),
+        EngineConfig {
+            signals: Signals::All,
+            ..config
+        },
+    );
+    let mut ids: FxHashMap<&str, i64> = FxHashMap::default();
+    let mut out = Vec::new();
+    for &i in order {
+        let target = ids.get(gold[i].as_str()).copied();
+        for (id, f) in index.candidates(&inputs[i]) {
+            out.push((f.values(), Some(id) == target));
+        }
+        let id = index.force(&inputs[i], target);
+        ids.insert(gold[i].as_str(), id);
+    }
+    out
+}
+
+/// Training examples from labelled pairs: same story (overall ≤ 1.5) or
+/// different (≥ 3.5); the pairs between are left out.
+pub fn pair_examples(
+    pairs: &[(ArticleInput, ArticleInput, bool)],
+    config: EngineConfig,
+) -> Vec<([f32; 13], bool)> {
+    let mut index = StoryIndex::new(Scorer::default_for(Signals::All), config);
+    for (a, b, _) in pairs {
+        index.observe_only(a);
+        index.observe_only(b);
+    }
+    pairs
+        .iter()
+        .map(|(a, b, y)| (index.pair_features(a, b).values(), *y))
+        .collect()
+}
+
+/// Fits the scorer for one signal set. Thresholds are set afterwards by [`tune_join_threshold`].
+pub fn fit(examples: &[([f32; 13], bool)], signals: Signals) -> Model {
+    let xs: Vec<[f32; 13]> = examples.iter().map(|e| e.0).collect();
+    let ys: Vec<bool> = examples.iter().map(|e| e.1).collect();
+    let mut active = [false; 13];
+    for (j, a) in active.iter_mut().enumerate() {
+        *a = signals.uses(j);
+    }
+    let (mean, scale, weights, bias) = fit_logistic(&xs, &ys, &active, 1.0);
+    Model {
+        features: FEATURE_NAMES.iter().map(|s| s.to_string()).collect(),
+        mean,
+        scale,
+        weights,
+        bias,
+        join_threshold: 0.5,
+        merge_threshold: 0.9,
+    }
+}
+
+/// A labelled stream for threshold tuning.
+pub struct Stream<'a> {
+    pub inputs: &'a [ArticleInput],
+    pub order: &'a [usize],
+    pub gold: &'a [String],
+}
+
+/// Picks the join threshold that maximises mean BCubed F1 over the dev
+/// streams (grid 0.05..0.95); the merge threshold sits above it.
+pub fn tune_join_threshold(
+    streams: &[Stream<'_>],
+    model: &Model,
+    signals: Signals,
+    config: &EngineConfig,
+) -> (f32, f64) {
+    let mut best = (0.5f32, -1.0f64);
+    for step in 1..20 {
+        let t = step as f32 * 0.05;
+        let m = Model {
+            join_threshold: t,
+            merge_threshold: merge_threshold_for(t),
+            ..model.clone()
+        };
+        let scorer = Scorer { model: m, signals };
+        let f: f64 = streams
+            .iter()
+            .map(|s| {
+                cluster_and_score(
+                    s.inputs,
+                    s.order,
+                    s.gold,
+                    scorer.clone(),
+                    EngineConfig {
+                        signals,
+                        ..config.clone()
+                    },
+                )
+                .bcubed_f1
+            })
+            .sum::<f64>()
+            / streams.len().max(1) as f64;
+        if f > best.1 + 1e-9 {
+            best = (t, f);
+        }
+    }
+    best
+}
+
+/// Merging is rarer than joining: a story must fit another clearly.
+pub fn merge_threshold_for(join: f32) -> f32 {
+    (join + (1.0 - join) * 0.6).min(0.98)
+}
