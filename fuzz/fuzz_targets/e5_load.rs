@@ -15,7 +15,9 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(model) = E5Model::load(f.path()) {
         let text = "Ab\tc \u{200b}ÄÖ b a";
         let _ = model.tokenize(text);
-        let _ = model.tokenize(&String::from_utf8_lossy(&data[data.len().saturating_sub(64)..]));
+        let _ = model.tokenize(&String::from_utf8_lossy(
+            &data[data.len().saturating_sub(64)..],
+        ));
         let v = model.embed(text, Prefix::Query, Some(8));
         assert!(!v.is_empty());
     }

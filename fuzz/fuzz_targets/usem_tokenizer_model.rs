@@ -21,7 +21,10 @@ fuzz_target!(|data: &[u8]| {
             assert!(ids.len() >= 3, "{ids:?}");
             assert_eq!(ids[0], 1);
             assert_eq!(ids[ids.len() - 1], 2);
-            assert!(ids.iter().all(|&id| (id as usize) < vocab), "{ids:?} vs {vocab}");
+            assert!(
+                ids.iter().all(|&id| (id as usize) < vocab),
+                "{ids:?} vs {vocab}"
+            );
         } else {
             break;
         }

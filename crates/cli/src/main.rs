@@ -39,6 +39,8 @@ enum Command {
     Eval(cmd::eval::EvalArgs),
     /// Fit the learned scorer on the dev split of labelled sets and write the scorer file.
     Train(cmd::eval::TrainArgs),
+    /// Serve the HTTP API and the web page (ingest with POST /api/articles).
+    Serve(cmd::serve::Args),
     /// Benchmarks.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -74,6 +76,7 @@ fn main() {
         Command::Bench(BenchCommand::Encode(a)) => cmd::bench_encode::run(a, threads),
         Command::Eval(a) => cmd::eval::eval(a, threads),
         Command::Train(a) => cmd::eval::train(a, threads),
+        Command::Serve(a) => cmd::serve::run(a, &db, threads),
     };
     match result {
         Ok(code) => std::process::exit(code),

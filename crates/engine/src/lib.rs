@@ -11,6 +11,7 @@
 //! the learned join threshold; otherwise the article opens a story. Every
 //! decision carries its per-signal explanation.
 
+pub mod ann;
 pub mod docfreq;
 pub mod features;
 pub mod index;

@@ -8,21 +8,26 @@ use unicode_normalization::UnicodeNormalization;
 /// removed, runs of spaces collapsed, at most one blank line in a row,
 /// trimmed. Zero-width characters and BOMs go too.
 pub fn clean_text(s: &str) -> String {
+    // Characters go before NFC, not after: dropping one afterwards can leave
+    // a letter and a combining mark side by side uncomposed (`e` ZWSP U+0301
+    // became `e` U+0301), so the result was not NFC and a second clean
+    // changed it (caught by the fuzz/ingest_plain idempotence check).
+    let kept: String = s
+        .chars()
+        .filter_map(|c| match c {
+            '\n' => Some('\n'),
+            '\t' | '\u{a0}' => Some(' '),
+            '\u{200b}' | '\u{200c}' | '\u{200d}' | '\u{feff}' | '\u{2060}' => None,
+            c if c.is_control() => None,
+            c => Some(c),
+        })
+        .collect();
     let mut out = String::with_capacity(s.len());
     let mut blank_lines = 0usize;
-    for line in s.nfc().collect::<String>().split('\n') {
+    for line in kept.nfc().collect::<String>().split('\n') {
         let mut l = String::with_capacity(line.len());
         let mut prev_space = false;
         for c in line.chars() {
-            let c = if c == '\t' || c == '\u{a0}' { ' ' } else { c };
-            if c.is_control()
-                || matches!(
-                    c,
-                    '\u{200b}' | '\u{200c}' | '\u{200d}' | '\u{feff}' | '\u{2060}'
-                )
-            {
-                continue;
-            }
             if c == ' ' {
                 if prev_space {
                     continue;
@@ -79,6 +84,26 @@ mod tests {
         );
         // NFC: e + combining acute becomes é.
         assert_eq!(clean_text("e\u{301}"), "é");
+    }
+
+    /// Regression (fuzz/ingest_plain): a dropped character between a letter
+    /// and its combining mark left the pair uncomposed, so the output was not
+    /// NFC and cleaning it again changed it.
+    #[test]
+    fn dropped_characters_do_not_block_composition() {
+        for input in [
+            "Some text e\u{200b}\u{301} here",
+            "e\u{0}\u{301}",
+            "A\u{feff}\u{30a}ngstr\u{7}o\u{308}m",
+        ] {
+            let once = clean_text(input);
+            assert_eq!(clean_text(&once), once, "{input:?}");
+            assert!(
+                !once.contains('\u{301}') && !once.contains('\u{308}'),
+                "{once:?}"
+            );
+        }
+        assert_eq!(clean_text("caf e\u{200b}\u{301}"), "caf é");
     }
 
     #[test]

@@ -373,3 +373,25 @@ fn random_plain_text_headers() {
         })
         .unwrap();
 }
+
+/// Cleaning is idempotent and its output is NFC, whatever sits between a
+/// letter and its combining mark (the bug the fuzzers caught).
+#[test]
+fn clean_text_is_idempotent() {
+    use storyweave_ingest::normalise::clean_text;
+    let ch = select(vec![
+        'e', 'A', 'o', ' ', '\n', '\t', '\r', '\0', '\u{7}', '\u{a0}', '\u{200b}', '\u{200d}',
+        '\u{feff}', '\u{2060}', '\u{301}', '\u{308}', '\u{30a}', '\u{327}', '\u{2003}', '\u{3000}',
+        'ᄀ', '\u{1161}', '\u{11a8}',
+    ]);
+    let s = vec(prop_oneof![3 => ch, 1 => any::<char>()], 0..60).prop_map(String::from_iter);
+    runner(512)
+        .run(&s, |s| {
+            let once = clean_text(&s);
+            prop_assert_eq!(clean_text(&once), once.clone(), "input {:?}", s);
+            prop_assert!(!once.starts_with(char::is_whitespace), "{:?}", once);
+            prop_assert!(!once.ends_with(char::is_whitespace), "{:?}", once);
+            Ok(())
+        })
+        .unwrap();
+}

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::convert::Infallible;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,7 +11,9 @@ use axum::http::{header, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Router;
+
+use crate::json::Json;
 use chrono::{DateTime, Utc};
 use futures_util::Stream;
 use serde_json::{json, Value};
@@ -19,7 +22,7 @@ use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::StreamExt;
 
 use crate::error::ApiError;
-use crate::state::AppState;
+use crate::state::{AppState, PRESERIALISED};
 
 type AppRouter = Router<Arc<AppState>>;
 
@@ -127,50 +130,74 @@ async fn list_stories(
     let entity = q.get("entity").map(|e| e.trim()).filter(|e| !e.is_empty());
 
     let snap = state.snapshot().await?;
-    let hits: Vec<&StoryView> = snap
+    let hits: Vec<usize> = snap
         .stories
         .iter()
-        .filter(|s| {
+        .enumerate()
+        .filter(|(_, s)| {
             langs.is_empty()
                 || s.languages
                     .iter()
                     .any(|l| langs.iter().any(|w| l.eq_ignore_ascii_case(w)))
         })
-        .filter(|s| entity.is_none_or(|e| matches_entity(s, e)))
-        .filter(|s| from.is_none_or(|f| s.last_updated >= f))
-        .filter(|s| to.is_none_or(|t| s.first_seen <= t))
+        .filter(|(_, s)| entity.is_none_or(|e| matches_entity(s, e)))
+        .filter(|(_, s)| from.is_none_or(|f| s.last_updated >= f))
+        .filter(|(_, s)| to.is_none_or(|t| s.first_seen <= t))
+        .map(|(i, _)| i)
         .collect();
-    let page: Vec<StoryView> = hits
-        .iter()
-        .skip(offset)
-        .take(limit)
-        .map(|s| trimmed(s, keep))
-        .collect();
-    Ok(Json(json!({
-        "total": hits.len(),
-        "offset": offset,
-        "limit": limit,
-        "stories": page,
-    }))
-    .into_response())
+    let page = hits.iter().skip(offset).take(limit).copied();
+    // The common forms are copied from the snapshot's serialised stories:
+    // this is the hot endpoint, and it then costs a memcpy.
+    let items: Vec<std::borrow::Cow<'_, [u8]>> = match PRESERIALISED.iter().position(|&n| n == keep)
+    {
+        Some(form) => page
+            .map(|i| std::borrow::Cow::Borrowed(snap.list_json[form][i].as_slice()))
+            .collect(),
+        None => page
+            .map(|i| {
+                std::borrow::Cow::Owned(
+                    crate::json::to_vec(&trimmed(&snap.stories[i], keep)).unwrap_or_default(),
+                )
+            })
+            .collect(),
+    };
+    let head = format!(
+        "{{\"total\":{},\"offset\":{offset},\"limit\":{limit},\"stories\":[",
+        hits.len()
+    );
+    let mut body =
+        Vec::with_capacity(head.len() + items.iter().map(|b| b.len() + 1).sum::<usize>() + 2);
+    body.extend_from_slice(head.as_bytes());
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            body.push(b',');
+        }
+        body.extend_from_slice(item);
+    }
+    body.extend_from_slice(b"]}");
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 fn parse_story_id(raw: &str) -> Result<i64, ApiError> {
-    raw.trim()
-        .parse()
-        .map_err(|_| ApiError::bad_request("id", format!("story id must be an integer, got {raw:?}")))
+    raw.trim().parse().map_err(|_| {
+        ApiError::bad_request("id", format!("story id must be an integer, got {raw:?}"))
+    })
 }
 
 async fn get_story(
     State(state): State<Arc<AppState>>,
     Path(raw): Path<String>,
-) -> Result<Json<StoryView>, ApiError> {
+) -> Result<Response, ApiError> {
     let id = parse_story_id(&raw)?;
     let snap = state.snapshot().await?;
-    snap.resolve(id)
-        .cloned()
-        .map(Json)
-        .ok_or_else(|| ApiError::not_found(format!("no story {id}")))
+    let i = snap
+        .position(id)
+        .ok_or_else(|| ApiError::not_found(format!("no story {id}")))?;
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        snap.full_json(i).to_vec(),
+    )
+        .into_response())
 }
 
 async fn get_article(
@@ -210,18 +237,45 @@ async fn get_article(
     })))
 }
 
+/// Open event streams allowed at once; more get 503.
+pub const MAX_EVENT_STREAMS: usize = 512;
+
+/// Counts an open event stream; dropped with the stream.
+struct StreamSlot(Arc<AppState>);
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        self.0.event_streams.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 async fn events(
     State(state): State<Arc<AppState>>,
-) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    if state.event_streams.fetch_add(1, Ordering::SeqCst) >= MAX_EVENT_STREAMS {
+        state.event_streams.fetch_sub(1, Ordering::SeqCst);
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("too many open event streams (limit {MAX_EVENT_STREAMS}); try again later"),
+        ));
+    }
+    let slot = StreamSlot(state.clone());
     let rx = state.subscribe();
     // A client that falls behind by more than the buffer skips what it missed.
-    let stream = BroadcastStream::new(rx).filter_map(|e| {
+    let stream = BroadcastStream::new(rx).filter_map(move |e| {
+        let _held = &slot;
         let e = e.ok()?;
-        let data = serde_json::to_string(&e).ok()?;
+        let data = crate::json::to_string(&e).ok()?;
         Some(Ok(Event::default().event(e.kind).data(data)))
     });
     let hello = tokio_stream::once(Ok(Event::default().comment("connected")));
-    Sse::new(hello.chain(stream)).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+    // Streams end when the server shuts down, so that shutdown does not wait on them.
+    let mut stop = state.stopping.subscribe();
+    let stopped = async move {
+        let _ = stop.wait_for(|s| *s).await;
+    };
+    let stream = futures_util::StreamExt::take_until(hello.chain(stream), Box::pin(stopped));
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
 
 async fn openapi() -> Response {

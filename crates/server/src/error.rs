@@ -82,7 +82,7 @@ impl IntoResponse for ApiError {
             }
         }
         let unauthorized = self.status == StatusCode::UNAUTHORIZED;
-        let mut res = (self.status, axum::Json(body)).into_response();
+        let mut res = (self.status, crate::json::Json(body)).into_response();
         if unauthorized {
             res.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

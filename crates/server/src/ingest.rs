@@ -4,11 +4,11 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
+use crate::json::Json;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use serde::Serialize;
 use serde_json::{json, Value};
 use storyweave_core::Article;
@@ -18,6 +18,8 @@ use storyweave_ingest::{normalise::normalise, parse_article_value, RecordLocatio
 use crate::error::ApiError;
 use crate::state::{AppState, StoryEvent};
 
+/// Longest wait for a POST body.
+const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 /// Bad articles listed in one 400 answer, at most.
 const MAX_LISTED_ERRORS: usize = 50;
 
@@ -205,8 +207,18 @@ async fn post_inner(state: &Arc<AppState>, req: Request<Body>) -> Result<IngestO
             return Err(too_large());
         }
     }
-    let bytes = axum::body::to_bytes(req.into_body(), limit)
+    // A slow sender gets a bounded time to deliver its body.
+    let bytes = tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(req.into_body(), limit))
         .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "request body not received within {}s",
+                    BODY_TIMEOUT.as_secs()
+                ),
+            )
+        })?
         .map_err(|_| too_large())?;
     let articles = parse_body(&bytes)?;
     state.ingest(articles).await
@@ -338,7 +350,9 @@ impl AppState {
             let _ = self.events.send(event(kind, story, ids, None));
         }
         for (from, into) in merges {
-            let _ = self.events.send(event("story_merged", into, Vec::new(), Some(from)));
+            let _ = self
+                .events
+                .send(event("story_merged", into, Vec::new(), Some(from)));
         }
         self.metrics.ingested(report.added);
 
@@ -366,17 +380,23 @@ mod tests {
 
     #[test]
     fn bad_articles_name_index_and_field() {
-        let body = br#"[{"id":"a","text":"Some text here."},{"id":"b","title":"no body"}]"#;
+        let body =
+            br#"[{"id":"a","text":"Some text here."},{"id":"b","source":"no body, no title"}]"#;
         let e = parse_body(body).unwrap_err();
         assert_eq!(e.status, StatusCode::BAD_REQUEST);
         assert_eq!(e.field.as_deref(), Some("text"));
-        assert!(e.message.starts_with("article 1: field `text`"), "{}", e.message);
+        assert!(
+            e.message.starts_with("article 1: field `text`"),
+            "{}",
+            e.message
+        );
         assert_eq!(e.extra.as_ref().unwrap()["index"], 1);
     }
 
     #[test]
     fn single_object_and_invalid_json() {
-        let ok = parse_body(br#"{"id":"x","text":"Hello world, this is text.","lang":"en"}"#).unwrap();
+        let ok =
+            parse_body(br#"{"id":"x","text":"Hello world, this is text.","lang":"en"}"#).unwrap();
         assert_eq!(ok.len(), 1);
         assert_eq!(ok[0].id, "x");
         let e = parse_body(b"{not json").unwrap_err();

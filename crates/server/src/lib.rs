@@ -3,18 +3,23 @@
 //! - `GET /api/stories`, `/api/stories/{id}`, `/api/articles/{id}`,
 //!   `/api/search`: reads, answered from an in-memory snapshot of the story
 //!   views (rebuilt after each ingest) or from read-only SQLite connections,
-//!   so that reads never wait for a write;
+//!   so that reads never wait for a write. The list keeps only the first
+//!   `articles=` (default 3) articles of each story; `article_count` and
+//!   `/api/stories/{id}` give them all;
 //! - `POST /api/articles`: ingestion through the shared [`Weaver`], behind a
 //!   bearer token (`$STORYWEAVE_API_TOKEN`);
 //! - `GET /api/events`: server-sent events for created, updated and merged stories;
 //! - `GET /metrics` (Prometheus text) and `GET /api/openapi.json`;
 //! - `/` and `/story/{id}`: the web page, all assets embedded.
 //!
-//! [`serve`] runs it; [`router`] builds the app for tests.
+//! [`serve`] runs it; [`router`] builds the app for tests. The weaver must
+//! be the only writer of its database while the server runs: the live story
+//! index lives in this process.
 
 mod api;
 mod error;
 mod ingest;
+mod json;
 mod metrics;
 mod search;
 mod state;
@@ -127,8 +132,13 @@ pub async fn serve_with(
     if !local.ip().is_loopback() {
         eprintln!("storyweave: warning: listening on a non-loopback address ({local})");
     }
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown())
+    let app = router(state.clone());
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown().await;
+            eprintln!("storyweave: shutting down");
+            state.stop_streams();
+        })
         .await?;
     Ok(())
 }

@@ -75,8 +75,20 @@ impl Metrics {
         let gauge = |o: &mut String, name: &str, help: &str, kind: &str, v: String| {
             let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}");
         };
-        gauge(&mut o, "storyweave_articles_total", "Articles in the store.", "gauge", articles.to_string());
-        gauge(&mut o, "storyweave_stories_total", "Live stories.", "gauge", stories.to_string());
+        gauge(
+            &mut o,
+            "storyweave_articles_total",
+            "Articles in the store.",
+            "gauge",
+            articles.to_string(),
+        );
+        gauge(
+            &mut o,
+            "storyweave_stories_total",
+            "Live stories.",
+            "gauge",
+            stories.to_string(),
+        );
         gauge(
             &mut o,
             "storyweave_ingested_articles_total",
@@ -106,7 +118,10 @@ impl Metrics {
         if let Ok(m) = self.ingest_requests.lock() {
             for outcome in ["ok", "rejected", "error"] {
                 let n = m.get(outcome).copied().unwrap_or(0);
-                let _ = writeln!(o, "storyweave_ingest_requests_total{{outcome=\"{outcome}\"}} {n}");
+                let _ = writeln!(
+                    o,
+                    "storyweave_ingest_requests_total{{outcome=\"{outcome}\"}} {n}"
+                );
             }
         }
 
@@ -167,9 +182,12 @@ async fn track(State(state): State<Arc<AppState>>, req: Request, next: Next) -> 
         .to_string();
     let method = req.method().as_str().to_string();
     let res = next.run(req).await;
-    state
-        .metrics
-        .record(&method, &route, res.status().as_u16(), t.elapsed().as_secs_f64());
+    state.metrics.record(
+        &method,
+        &route,
+        res.status().as_u16(),
+        t.elapsed().as_secs_f64(),
+    );
     res
 }
 
@@ -183,7 +201,10 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
         Err(e) => return e.into_response(),
     };
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         state.metrics.render(articles, stories),
     )
         .into_response()

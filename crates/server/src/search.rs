@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::json::Json;
 use axum::extract::{Query, State};
-use axum::Json;
 use serde::Serialize;
 use storyweave_embed::Encoder;
 use storyweave_pipeline::view::StoryView;
@@ -16,11 +16,14 @@ use crate::state::{AppState, Snapshot};
 
 /// Longest query accepted, in characters.
 pub const MAX_QUERY_CHARS: usize = 500;
-/// Lowest cosine for a semantic-only match. e5 puts unrelated news at about
-/// 0.75-0.8 from a short query; the same event scores above this.
-pub const MIN_SEMANTIC: f32 = 0.82;
-/// Semantic-only matches further than this below the best one are dropped.
-pub const SEMANTIC_MARGIN: f32 = 0.05;
+/// Lowest cosine for a semantic-only match. e5 puts any two news texts at
+/// 0.75 or more, so this floor alone separates little.
+pub const MIN_SEMANTIC: f32 = 0.78;
+/// A semantic-only match must also stand this many standard deviations
+/// above the query's mean cosine to all stories (when there are enough
+/// stories for that to mean something).
+pub const MIN_Z: f32 = 1.5;
+const MIN_STORIES_FOR_Z: usize = 8;
 
 /// Everything keyword search looks in, lower-cased.
 pub fn haystack(s: &StoryView) -> String {
@@ -57,7 +60,17 @@ pub struct Hit {
 }
 
 /// Ranks the snapshot's stories for a query and its (normalised) e5 vector.
-pub fn rank(snap: &Snapshot, q: &str, qv: &[f32], limit: usize) -> Vec<Hit> {
+///
+/// `min_score` is the cosine floor for semantic-only matches; with
+/// `relative`, they must also stand out from the query's cosines to all stories.
+pub fn rank(
+    snap: &Snapshot,
+    q: &str,
+    qv: &[f32],
+    min_score: f32,
+    relative: bool,
+    limit: usize,
+) -> Vec<Hit> {
     let terms: Vec<String> = q.split_whitespace().map(str::to_lowercase).collect();
     let cos: Vec<f32> = snap
         .centroids
@@ -82,12 +95,26 @@ pub fn rank(snap: &Snapshot, q: &str, qv: &[f32], limit: usize) -> Vec<Hit> {
         .filter(|&i| !terms.is_empty() && terms.iter().all(|t| snap.haystacks[i].contains(t)))
         .collect();
     by_score(&mut keyword);
+    // Relative cut: short queries sit close to every story in absolute terms.
+    let known: Vec<f32> = snap
+        .centroids
+        .iter()
+        .zip(&cos)
+        .filter(|(c, _)| c.is_some())
+        .map(|(_, v)| *v)
+        .collect();
+    let cut = if relative && known.len() >= MIN_STORIES_FOR_Z {
+        let n = known.len() as f32;
+        let mean = known.iter().sum::<f32>() / n;
+        let sd = (known.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / n).sqrt();
+        min_score.max(mean + MIN_Z * sd)
+    } else {
+        min_score
+    };
     let mut semantic: Vec<usize> = (0..snap.stories.len())
-        .filter(|i| !keyword.contains(i) && cos[*i] >= MIN_SEMANTIC)
+        .filter(|i| !keyword.contains(i) && snap.centroids[*i].is_some() && cos[*i] >= cut)
         .collect();
     by_score(&mut semantic);
-    let best = semantic.first().map_or(0.0, |&i| cos[i]);
-    semantic.retain(|&i| cos[i] >= best - SEMANTIC_MARGIN);
     keyword
         .into_iter()
         .map(|i| hit(i, "keyword"))
@@ -100,7 +127,11 @@ pub async fn search(
     State(state): State<Arc<AppState>>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let q = params.get("q").map(|s| s.trim()).unwrap_or_default().to_string();
+    let q = params
+        .get("q")
+        .map(|s| s.trim())
+        .unwrap_or_default()
+        .to_string();
     if q.is_empty() {
         return Err(ApiError::bad_request("q", "missing search text: `q=`"));
     }
@@ -111,10 +142,24 @@ pub async fn search(
         ));
     }
     let limit = int_param(&params, "limit", 20, 100)?;
+    let given = params
+        .get("min_score")
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty());
+    let min_score = match given {
+        None => MIN_SEMANTIC,
+        Some(s) => s
+            .parse::<f32>()
+            .ok()
+            .filter(|v| (-1.0..=1.0).contains(v))
+            .ok_or_else(|| {
+                ApiError::bad_request("min_score", "`min_score` must be a number in -1..1")
+            })?,
+    };
     let snap = state.snapshot().await?;
     let e5 = state.encoders.e5.clone();
     let text = q.clone();
     let qv = tokio::task::spawn_blocking(move || e5.embed(&text)).await?;
-    let results = rank(&snap, &q, &qv, limit);
+    let results = rank(&snap, &q, &qv, min_score, given.is_none(), limit);
     Ok(Json(serde_json::json!({ "query": q, "results": results })))
 }

@@ -3,8 +3,8 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Instant;
 
 use serde::Serialize;
@@ -54,7 +54,14 @@ pub struct Snapshot {
     pub haystacks: Vec<String>,
     pub article_total: usize,
     pub built_in_ms: f64,
+    /// Each story as the list endpoint writes it, serialised once: with no
+    /// articles, and with the default number of them.
+    pub list_json: [Vec<Vec<u8>>; 2],
+    full_json: Vec<OnceLock<Vec<u8>>>,
 }
+
+/// The `articles=` values whose list items are kept serialised.
+pub const PRESERIALISED: [usize; 2] = [0, crate::api::DEFAULT_LIST_ARTICLES];
 
 impl Snapshot {
     /// Builds a snapshot from the store (heavy: reads every article).
@@ -85,10 +92,22 @@ impl Snapshot {
             centroids.push((norm > 0.0).then(|| sum.iter().map(|x| x / norm).collect()));
             haystacks.push(crate::search::haystack(s));
         }
-        let merged = store.merges()?.into_iter().map(|m| (m.from, m.into)).collect();
+        let merged = store
+            .merges()?
+            .into_iter()
+            .map(|m| (m.from, m.into))
+            .collect();
         let by_id = stories.iter().enumerate().map(|(i, s)| (s.id, i)).collect();
         let article_total = store.article_count()?;
+        let list_json = PRESERIALISED.map(|n| {
+            stories
+                .iter()
+                .map(|s| crate::json::to_vec(&crate::api::trimmed(s, n)).unwrap_or_default())
+                .collect()
+        });
         Ok(Snapshot {
+            list_json,
+            full_json: stories.iter().map(|_| OnceLock::new()).collect(),
             generation,
             by_id,
             merged,
@@ -101,15 +120,25 @@ impl Snapshot {
     }
 
     /// The live story for `id`, following merges.
-    pub fn resolve(&self, mut id: i64) -> Option<&StoryView> {
+    pub fn resolve(&self, id: i64) -> Option<&StoryView> {
+        self.position(id).map(|i| &self.stories[i])
+    }
+
+    /// Index in `stories` of the live story for `id`, following merges.
+    pub fn position(&self, mut id: i64) -> Option<usize> {
         // Bounded: a merge chain cannot be longer than the number of merges.
         for _ in 0..=self.merged.len() {
             if let Some(&i) = self.by_id.get(&id) {
-                return Some(&self.stories[i]);
+                return Some(i);
             }
             id = *self.merged.get(&id)?;
         }
         None
+    }
+
+    /// The whole story as JSON, serialised on first request.
+    pub fn full_json(&self, i: usize) -> &[u8] {
+        self.full_json[i].get_or_init(|| crate::json::to_vec(&self.stories[i]).unwrap_or_default())
     }
 }
 
@@ -164,6 +193,10 @@ pub struct AppState {
     snapshot: RwLock<Option<Arc<Snapshot>>>,
     /// One rebuild at a time; the others wait for its result.
     rebuild: tokio::sync::Mutex<()>,
+    /// Open `GET /api/events` streams.
+    pub(crate) event_streams: AtomicUsize,
+    /// Set when the server shuts down: event streams end.
+    pub(crate) stopping: tokio::sync::watch::Sender<bool>,
 }
 
 impl AppState {
@@ -179,7 +212,14 @@ impl AppState {
             generation: AtomicU64::new(0),
             snapshot: RwLock::new(None),
             rebuild: tokio::sync::Mutex::new(()),
+            event_streams: AtomicUsize::new(0),
+            stopping: tokio::sync::watch::channel(false).0,
         }
+    }
+
+    /// Ends the event streams (the server is shutting down).
+    pub fn stop_streams(&self) {
+        self.stopping.send_replace(true);
     }
 
     /// A receiver of every story event from now on.
@@ -219,5 +259,55 @@ impl AppState {
             *w = Some(snap.clone());
         }
         Ok(snap)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Utc;
+
+    fn story(id: i64) -> StoryView {
+        StoryView {
+            id,
+            headline: format!("story {id}"),
+            headlines: Default::default(),
+            languages: vec![],
+            coverage: vec![],
+            sources: vec![],
+            article_count: 1,
+            first_seen: Utc::now(),
+            last_updated: Utc::now(),
+            entities: vec![],
+            keywords: vec![],
+            timeline_bucket: "hour".into(),
+            timeline: vec![],
+            angles: vec![],
+            articles: vec![],
+        }
+    }
+
+    #[test]
+    fn merged_ids_lead_to_the_live_story_and_cycles_end() {
+        let stories = vec![story(1), story(2)];
+        let snap = Snapshot {
+            generation: 0,
+            by_id: stories.iter().enumerate().map(|(i, s)| (s.id, i)).collect(),
+            merged: [(5, 3), (3, 1), (7, 8), (8, 7)].into_iter().collect(),
+            centroids: vec![None, None],
+            haystacks: vec![String::new(), String::new()],
+            article_total: 2,
+            built_in_ms: 0.0,
+            list_json: [vec![], vec![]],
+            full_json: vec![OnceLock::new(), OnceLock::new()],
+            stories,
+        };
+        assert_eq!(snap.resolve(2).map(|s| s.id), Some(2));
+        assert_eq!(snap.resolve(5).map(|s| s.id), Some(1));
+        assert_eq!(snap.resolve(3).map(|s| s.id), Some(1));
+        assert!(snap.resolve(7).is_none());
+        assert!(snap.resolve(99).is_none());
+        let json: serde_json::Value = serde_json::from_slice(snap.full_json(1)).unwrap();
+        assert_eq!(json["headline"], "story 2");
     }
 }

@@ -24,8 +24,14 @@ pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/", get(page))
         .route("/story/{id}", get(page))
-        .route("/assets/app.js", get(|| asset("text/javascript; charset=utf-8", APP_JS)))
-        .route("/assets/style.css", get(|| asset("text/css; charset=utf-8", STYLE_CSS)))
+        .route(
+            "/assets/app.js",
+            get(|| asset("text/javascript; charset=utf-8", APP_JS)),
+        )
+        .route(
+            "/assets/style.css",
+            get(|| asset("text/css; charset=utf-8", STYLE_CSS)),
+        )
         .route("/favicon.svg", get(|| asset("image/svg+xml", FAVICON_SVG)))
         .fallback(not_found)
 }
@@ -33,9 +39,18 @@ pub fn routes() -> Router<Arc<AppState>> {
 fn headers(content_type: &'static str) -> [(HeaderName, HeaderValue); 4] {
     [
         (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
-        (header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP)),
-        (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
-        (header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")),
+        (
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        ),
+        (
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ),
+        (
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ),
     ]
 }
 

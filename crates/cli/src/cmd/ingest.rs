@@ -60,10 +60,9 @@ pub fn gather(sources: &[Source], extra: Option<(&[u8], &str)>, strict: bool) ->
     g
 }
 
-/// Feeds articles to the weaver in batches, in publication order, with a progress bar.
-pub fn weave(weaver: &mut Weaver, mut records: Vec<Record>) -> anyhow::Result<IngestReport> {
-    // Arrival order for a batch job: by publication time, undated ones last in input order.
-    records.sort_by_key(|r| (r.article.published_at.is_none(), r.article.published_at));
+/// Feeds articles to the weaver in batches, in input order (the arrival
+/// order: the same input gives the same stories), with a progress bar.
+pub fn weave(weaver: &mut Weaver, records: Vec<Record>) -> anyhow::Result<IngestReport> {
     let pb = progress::bar(records.len() as u64, "weaving");
     let mut total = IngestReport::default();
     let batch = (weaver.threads * 8).max(16);

@@ -4,6 +4,7 @@ pub mod embed;
 pub mod eval;
 pub mod ingest;
 pub mod model;
+pub mod serve;
 pub mod stories;
 
 use anyhow::Context;
