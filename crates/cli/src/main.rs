@@ -50,6 +50,8 @@ enum Command {
 enum BenchCommand {
     /// Encoder speed, load time and memory, beside the Python reference engines.
     Encode(cmd::bench_encode::Args),
+    /// Assignment cost per article (encoding excluded) at growing numbers of live articles.
+    Cluster(cmd::bench_cluster::Args),
 }
 
 fn main() {
@@ -74,6 +76,7 @@ fn main() {
         Command::Model(c) => cmd::model::run(c),
         Command::Embed(a) => cmd::embed::run(a, threads),
         Command::Bench(BenchCommand::Encode(a)) => cmd::bench_encode::run(a, threads),
+        Command::Bench(BenchCommand::Cluster(a)) => cmd::bench_cluster::run(a),
         Command::Eval(a) => cmd::eval::eval(a, threads),
         Command::Train(a) => cmd::eval::train(a, threads),
         Command::Serve(a) => cmd::serve::run(a, &db, threads),

@@ -230,7 +230,8 @@ fn parse_vocab(c: &mut Cursor, header: &Header) -> Result<VocabSection, E5Error>
         data: table,
         pos: 0,
     };
-    let mut norm = Vec::with_capacity(n_norm as usize);
+    // Each record takes at least 5 bytes: a corrupt count must not reserve gigabytes.
+    let mut norm = Vec::with_capacity((n_norm as usize).min(nm_bytes / 5));
     let mut norm_out = Vec::new();
     for _ in 0..n_norm {
         let cp = t.u32("normalisation record")?;

@@ -114,12 +114,12 @@ impl Scorer {
     }
 
     fn logit(&self, f: &Features) -> f32 {
-        let x = f.values();
+        let x = impute(f.values(), &self.model.mean);
         let m = &self.model;
         let mut z = m.bias;
         for i in 0..x.len() {
             if self.signals.uses(i) {
-                z += m.weights[i] * (x[i] - m.mean[i]) / m.scale[i];
+                z += m.weights[i] * standard(x[i], m.mean[i], m.scale[i]);
             }
         }
         z
@@ -131,7 +131,7 @@ impl Scorer {
     }
 
     pub fn explain(&self, f: &Features) -> Explanation {
-        let x = f.values();
+        let x = impute(f.values(), &self.model.mean);
         let m = &self.model;
         let mut signals: Vec<(String, f32, f32)> = (0..x.len())
             .filter(|&i| self.signals.uses(i))
@@ -139,7 +139,7 @@ impl Scorer {
                 (
                     FEATURE_NAMES[i].to_string(),
                     x[i],
-                    m.weights[i] * (x[i] - m.mean[i]) / m.scale[i],
+                    m.weights[i] * standard(x[i], m.mean[i], m.scale[i]),
                 )
             })
             .collect();
@@ -150,6 +150,31 @@ impl Scorer {
             signals,
         }
     }
+}
+
+/// Signals that could not be measured (no USE-m vector for the language, no
+/// article of the same language in the story, no date) take their training
+/// mean, so they add nothing to the logit; the `*_known` indicator carries
+/// the fact that they are missing. Encoding them as 0 instead would read as
+/// strong evidence against joining.
+pub fn impute(mut x: [f32; 13], mean: &[f32]) -> [f32; 13] {
+    for (flag, deps) in MISSING_GROUPS {
+        if x[*flag] == 0.0 {
+            for &d in *deps {
+                x[d] = mean[d];
+            }
+        }
+    }
+    x
+}
+
+/// (indicator, the signals it guards), as indices into [`FEATURE_NAMES`].
+const MISSING_GROUPS: &[(usize, &[usize])] = &[(4, &[2, 3]), (8, &[7]), (11, &[9, 10])];
+
+/// A standardised signal, clipped to ±4 deviations so that one signal far
+/// outside its training range cannot decide alone.
+fn standard(x: f32, mean: f32, scale: f32) -> f32 {
+    ((x - mean) / scale).clamp(-4.0, 4.0)
 }
 
 pub fn sigmoid(z: f32) -> f32 {
@@ -164,27 +189,49 @@ pub fn sigmoid(z: f32) -> f32 {
 pub fn fit_logistic(
     xs: &[[f32; 13]],
     ys: &[bool],
+    sample_weights: &[f64],
     active: &[bool; 13],
     l2: f64,
 ) -> (Vec<f32>, Vec<f32>, Vec<f32>, f32) {
-    let n = xs.len().max(1);
     let d = 13;
+    let total: f64 = sample_weights.iter().sum::<f64>().max(1e-12);
+    // Means of the guarded signals over the rows where they were measured,
+    // then every row imputed the way the scorer will impute it.
+    let mut known_mean = vec![0f32; d];
+    for (flag, deps) in MISSING_GROUPS {
+        for &j in *deps {
+            let (mut s, mut n) = (0f64, 0f64);
+            for (x, w) in xs.iter().zip(sample_weights) {
+                if x[*flag] != 0.0 {
+                    s += w * x[j] as f64;
+                    n += w;
+                }
+            }
+            known_mean[j] = if n > 0.0 { (s / n) as f32 } else { 0.0 };
+        }
+    }
+    let imputed: Vec<[f32; 13]> = xs.iter().map(|x| impute(*x, &known_mean)).collect();
+    let xs = &imputed[..];
     let mut mean = vec![0f64; d];
     let mut var = vec![0f64; d];
-    for x in xs {
+    for (x, w) in xs.iter().zip(sample_weights) {
         for j in 0..d {
-            mean[j] += x[j] as f64 / n as f64;
+            mean[j] += w * x[j] as f64 / total;
         }
     }
-    for x in xs {
+    for (x, w) in xs.iter().zip(sample_weights) {
         for j in 0..d {
-            var[j] += (x[j] as f64 - mean[j]).powi(2) / n as f64;
+            var[j] += w * (x[j] as f64 - mean[j]).powi(2) / total;
         }
     }
-    let scale: Vec<f64> = var.iter().map(|v| v.sqrt().max(1e-6)).collect();
-    let pos = ys.iter().filter(|&&y| y).count().max(1) as f64;
-    let neg = (ys.len() as f64 - pos).max(1.0);
-    let (wp, wn) = (n as f64 / (2.0 * pos), n as f64 / (2.0 * neg));
+    // A floor on the scale: a signal nearly constant in training (time on an
+    // undated set) must not blow up to tens of deviations elsewhere.
+    let scale: Vec<f64> = var.iter().map(|v| v.sqrt().max(0.1)).collect();
+    let pos: f64 = ys.iter().zip(sample_weights).filter(|(y, _)| **y).map(|(_, w)| w).sum::<f64>().max(1e-12);
+    let neg = (total - pos).max(1e-12);
+    let n = xs.len().max(1) as f64;
+    // Each class gets half the mass, and the mean weight stays 1.
+    let (wp, wn) = (n / (2.0 * pos), n / (2.0 * neg));
     // Parameters: [bias, w_active...]
     let idx: Vec<usize> = (0..d).filter(|&j| active[j]).collect();
     let k = idx.len() + 1;
@@ -192,7 +239,7 @@ pub fn fit_logistic(
     for _ in 0..50 {
         let mut grad = vec![0f64; k];
         let mut hess = vec![vec![0f64; k]; k];
-        for (x, &y) in xs.iter().zip(ys) {
+        for ((x, &y), &sw) in xs.iter().zip(ys).zip(sample_weights) {
             let mut row = Vec::with_capacity(k);
             row.push(1.0);
             for &j in &idx {
@@ -200,7 +247,7 @@ pub fn fit_logistic(
             }
             let z: f64 = row.iter().zip(&beta).map(|(a, b)| a * b).sum();
             let p = 1.0 / (1.0 + (-z).exp());
-            let w = if y { wp } else { wn };
+            let w = sw * if y { wp } else { wn };
             let t = if y { 1.0 } else { 0.0 };
             for a in 0..k {
                 grad[a] += w * (p - t) * row[a];
@@ -316,7 +363,7 @@ mod tests {
             xs.push(x);
             ys.push(x[0] > 0.5);
         }
-        let (mean, scale, w, b) = fit_logistic(&xs, &ys, &[true; 13], 1.0);
+        let (mean, scale, w, b) = fit_logistic(&xs, &ys, &vec![1.0; xs.len()], &[true; 13], 1.0);
         assert!(w[0] > 2.0, "{w:?}");
         assert!(w[7].abs() < w[0].abs() / 5.0, "{w:?}");
         let p = |v: f32| {

@@ -194,15 +194,29 @@ pub fn pair_examples(
         .collect()
 }
 
-/// Fits the scorer for one signal set. Thresholds are set afterwards by [`tune_join_threshold`].
-pub fn fit(examples: &[([f32; 13], bool)], signals: Signals) -> Model {
-    let xs: Vec<[f32; 13]> = examples.iter().map(|e| e.0).collect();
-    let ys: Vec<bool> = examples.iter().map(|e| e.1).collect();
+/// Fits the scorer for one signal set on examples grouped by data set.
+/// Every set weighs the same in the fit, however many examples it gives,
+/// so that one large set (11,000 headlines) does not decide the weights for
+/// all the others. Thresholds are set afterwards by [`tune_join_threshold`].
+pub fn fit(sets: &[Vec<([f32; 13], bool)>], signals: Signals) -> Model {
+    let n_sets = sets.iter().filter(|s| !s.is_empty()).count().max(1) as f64;
+    let total: usize = sets.iter().map(Vec::len).sum();
+    let mut xs = Vec::with_capacity(total);
+    let mut ys = Vec::with_capacity(total);
+    let mut ws = Vec::with_capacity(total);
+    for set in sets.iter().filter(|s| !s.is_empty()) {
+        let w = total as f64 / (n_sets * set.len() as f64);
+        for (x, y) in set {
+            xs.push(*x);
+            ys.push(*y);
+            ws.push(w);
+        }
+    }
     let mut active = [false; 13];
     for (j, a) in active.iter_mut().enumerate() {
         *a = signals.uses(j);
     }
-    let (mean, scale, weights, bias) = fit_logistic(&xs, &ys, &active, 1.0);
+    let (mean, scale, weights, bias) = fit_logistic(&xs, &ys, &ws, &active, 1.0);
     Model {
         features: FEATURE_NAMES.iter().map(|s| s.to_string()).collect(),
         mean,

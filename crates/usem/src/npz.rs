@@ -204,6 +204,15 @@ impl<'a> Npz<'a> {
             .try_fold(1usize, |acc, &d| acc.checked_mul(d))
             .and_then(|c| c.checked_mul(header.dtype.size()))
             .ok_or_else(|| bad("array size overflows".into()))?;
+        // Deflate cannot expand more than ~1032:1: a larger claimed size is a
+        // crafted or corrupt archive, refused before allocating for it.
+        if file.size() > file.compressed_size().saturating_mul(1100).saturating_add(1 << 20) {
+            return Err(bad(format!(
+                "member claims {} bytes from {} compressed bytes",
+                file.size(),
+                file.compressed_size()
+            )));
+        }
         if count as u64 > file.size() {
             return Err(bad(format!(
                 "header promises {count} bytes but the member holds {}",

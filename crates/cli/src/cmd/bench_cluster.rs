@@ -4,7 +4,8 @@
 //! Method: a synthetic stream with the shape of real news is generated from
 //! a seed: stories of geometric size (mean 5) around random topic vectors
 //! in 384-d, with e5-like cosines (unrelated articles ≈ 0.65-0.75, an
-//! article to its story ≈ 0.9), 2-6 entity keys per article from a
+//! article to its story ≈ 0.9; stories nested in topics and sections, as
+//! real embeddings are), 2-6 entity keys per article from a
 //! Zipf-like vocabulary, 10-30 words of text and timestamps spread over 72
 //! hours (inside the default 96-hour window, so nothing expires by time).
 //! For each size N the engine is filled with N articles (untimed), then
@@ -490,13 +491,19 @@ impl Stream {
         self.first_seen.iter().filter(|&&f| f < n).count()
     }
 
-    /// A story's centre: the common direction, its topic (shared with
-    /// about seven other stories) and its own direction.
+    /// A story's centre: the common direction, one of 40 sections
+    /// (politics, sport...), its topic (shared with seven other stories)
+    /// and its own direction. Cosines between centres: about 0.9 within a
+    /// topic, 0.85 within a section, 0.75 otherwise. The nesting matters:
+    /// text encoders give it, and graph search relies on it.
     fn centre(&self, story: u32) -> Vec<f32> {
-        let topic = Rng(mix(self.seed ^ 0x7091c, (story / 8) as u64)).unit_vector();
+        let topic_id = (story / 8) as u64;
+        let section_id = mix(self.seed ^ 0x5ec, topic_id) % 40;
+        let section = Rng(mix(self.seed ^ 0x5ec7, section_id)).unit_vector();
+        let topic = Rng(mix(self.seed ^ 0x7091c, topic_id)).unit_vector();
         let own = Rng(mix(self.seed ^ 0x5707, story as u64)).unit_vector();
         let mut c: Vec<f32> = (0..DIM)
-            .map(|i| 1.7 * self.mean[i] + 0.8 * topic[i] + 0.6 * own[i])
+            .map(|i| 1.7 * self.mean[i] + 0.6 * section[i] + 0.45 * topic[i] + 0.6 * own[i])
             .collect();
         normalise(&mut c);
         c
@@ -567,7 +574,7 @@ mod tests {
         let own = dot(&v, &a.centre(s));
         let other = dot(&v, &a.centre(s + 100));
         assert!((0.8..0.99).contains(&own), "own {own}");
-        assert!((0.5..0.8).contains(&other), "other {other}");
+        assert!((0.5..0.85).contains(&other), "other {other}");
         let art = a.article(5);
         assert!((2..=6).contains(&art.entities.len()));
         let n = art.text.split(' ').count();

@@ -306,7 +306,7 @@ pub fn train(args: TrainArgs, threads: usize) -> anyhow::Result<i32> {
                     inputs.len(),
                     ex.len()
                 );
-                examples.extend(ex);
+                examples.push(ex);
                 streams_data.push((inputs, order, gold));
             }
             DataSet::Pairs { name, pairs, .. } => {
@@ -323,7 +323,7 @@ pub fn train(args: TrainArgs, threads: usize) -> anyhow::Result<i32> {
                     .collect();
                 let ex = run::pair_examples(&labelled, config.clone());
                 eprintln!("{name}: {} dev pairs", ex.len());
-                examples.extend(ex);
+                examples.push(ex);
             }
         }
     }
@@ -352,14 +352,16 @@ pub fn train(args: TrainArgs, threads: usize) -> anyhow::Result<i32> {
         );
         models.insert(signals.name().to_string(), model);
     }
-    let positives = examples.iter().filter(|e| e.1).count();
+    let positives = examples.iter().flatten().filter(|e| e.1).count();
+    let n_examples: usize = examples.iter().map(Vec::len).sum();
     let file = ScorerFile {
         version: storyweave_engine::scorer::SCORER_VERSION,
         models,
         trained_on: serde_json::json!({
             "sets": names,
             "split": "dev half of each set (sha256 of story label or pair id, see storyweave_eval::split_of); eval reports the test half",
-            "examples": examples.len(),
+            "examples": n_examples,
+            "weighting": "each set weighs the same in the fit",
             "positives": positives,
             "tuning": tuned,
             "command": "storyweave train",
@@ -370,7 +372,7 @@ pub fn train(args: TrainArgs, threads: usize) -> anyhow::Result<i32> {
     eprintln!(
         "wrote {} ({} examples, {} positive)",
         args.out.display(),
-        examples.len(),
+        n_examples,
         positives
     );
     Ok(0)

@@ -1,3 +1,4 @@
+pub mod bench_cluster;
 pub mod bench_encode;
 pub mod demo;
 pub mod embed;
