@@ -359,17 +359,30 @@ fn keywords(members: &[Member], bg: &Background, lang: Option<&str>, n: usize) -
         .filter(|m| lang.is_none_or(|l| m.article.lang_or_und() == l))
     {
         let l = m.article.lang_or_und().to_string();
-        let mut ws = words(&m.article.full_text());
-        ws.sort();
-        ws.dedup();
-        for w in ws {
+        let mut tf: BTreeMap<String, f64> = BTreeMap::new();
+        for w in words(&m.article.full_text()) {
+            *tf.entry(w).or_insert(0.0) += 1.0;
+        }
+        // Sublinear term frequency times IDF, summed over the articles:
+        // words repeated within and across articles rise above one-offs.
+        for (w, n) in tf {
             let idf = bg.idf(&l, &w);
-            *score.entry((l.clone(), w)).or_insert(0.0) += idf;
+            *score.entry((l.clone(), w)).or_insert(0.0) += (1.0 + n.ln()) * idf;
         }
     }
     let mut v: Vec<((String, String), f64)> = score.into_iter().filter(|(_, s)| *s > 0.0).collect();
     v.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-    v.into_iter().take(n).map(|((_, w), _)| w).collect()
+    let mut out: Vec<String> = Vec::new();
+    for ((_, w), _) in v {
+        // The same word from two languages ("azerbaijan") is one keyword.
+        if !out.contains(&w) {
+            out.push(w);
+        }
+        if out.len() == n {
+            break;
+        }
+    }
+    out
 }
 
 fn angles(members: &[Member], entities: &[EntityView], bg: &Background) -> Vec<AngleView> {
