@@ -27,13 +27,22 @@ fn eval_on_all_labelled_sets_clears_the_floors() {
         .current_dir(&root)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     println!("{}", serde_json::to_string_pretty(&report).unwrap());
     let sets = report["sets"].as_array().unwrap();
     let get = |name: &str, field: &str| -> f64 {
-        let set = sets.iter().find(|s| s["name"] == name).unwrap_or_else(|| panic!("set {name} missing"));
-        set[field].as_f64().unwrap_or_else(|| panic!("{name}.{field} is null"))
+        let set = sets
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap_or_else(|| panic!("set {name} missing"));
+        set[field]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{name}.{field} is null"))
     };
     let floors: &[(&str, &str, f64)] = &[
         ("seeds", "bcubed_f1", 1.0),
@@ -53,6 +62,10 @@ fn eval_on_all_labelled_sets_clears_the_floors() {
             failed.push(format!("{set} {field} = {v:.3} < {floor}"));
         }
     }
-    assert_eq!(get("corpus", "wrong_merges"), 0.0, "hard negatives of the demo corpus were merged");
+    assert_eq!(
+        get("corpus", "wrong_merges"),
+        0.0,
+        "hard negatives of the demo corpus were merged"
+    );
     assert!(failed.is_empty(), "{failed:?}");
 }

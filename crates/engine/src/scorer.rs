@@ -227,7 +227,13 @@ pub fn fit_logistic(
     // A floor on the scale: a signal nearly constant in training (time on an
     // undated set) must not blow up to tens of deviations elsewhere.
     let scale: Vec<f64> = var.iter().map(|v| v.sqrt().max(0.1)).collect();
-    let pos: f64 = ys.iter().zip(sample_weights).filter(|(y, _)| **y).map(|(_, w)| w).sum::<f64>().max(1e-12);
+    let pos: f64 = ys
+        .iter()
+        .zip(sample_weights)
+        .filter(|(y, _)| **y)
+        .map(|(_, w)| w)
+        .sum::<f64>()
+        .max(1e-12);
     let neg = (total - pos).max(1e-12);
     let n = xs.len().max(1) as f64;
     // Each class gets half the mass, and the mean weight stays 1.

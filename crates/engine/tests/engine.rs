@@ -7,11 +7,17 @@ use storyweave_engine::{ArticleInput, EngineConfig, Scorer, Signals, StoryIndex,
 
 /// A deterministic pseudo-random unit vector near `topic`.
 fn vector(topic: u64, noise_seed: u64, noise: f32, dim: usize) -> Vec<f32> {
-    let mut s = topic.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-    let mut n = noise_seed.wrapping_mul(2862933555777941757).wrapping_add(3037000493);
+    let mut s = topic
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    let mut n = noise_seed
+        .wrapping_mul(2862933555777941757)
+        .wrapping_add(3037000493);
     let mut v: Vec<f32> = (0..dim)
         .map(|_| {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             n = n.wrapping_mul(2862933555777941757).wrapping_add(3037000493);
             let a = ((s >> 33) as f32 / (1u64 << 31) as f32) - 0.5;
             let b = ((n >> 33) as f32 / (1u64 << 31) as f32) - 0.5;
@@ -27,7 +33,14 @@ fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2025, 3, 1, 12, 0, 0).unwrap()
 }
 
-fn article(id: &str, topic: u64, seed: u64, hours: i64, entities: &[&str], text: &str) -> ArticleInput {
+fn article(
+    id: &str,
+    topic: u64,
+    seed: u64,
+    hours: i64,
+    entities: &[&str],
+    text: &str,
+) -> ArticleInput {
     ArticleInput {
         id: id.into(),
         lang: "en".into(),
@@ -42,8 +55,22 @@ fn article(id: &str, topic: u64, seed: u64, hours: i64, entities: &[&str], text:
 fn stream() -> Vec<ArticleInput> {
     let mut v = Vec::new();
     for i in 0..6 {
-        v.push(article(&format!("quake-{i}"), 1, i, i as i64, &["peru", "arequipa"], "earthquake magnitude arequipa peru dead mines"));
-        v.push(article(&format!("fed-{i}"), 2, 100 + i, i as i64, &["fed", "powell"], "federal reserve rates powell inflation hold"));
+        v.push(article(
+            &format!("quake-{i}"),
+            1,
+            i,
+            i as i64,
+            &["peru", "arequipa"],
+            "earthquake magnitude arequipa peru dead mines",
+        ));
+        v.push(article(
+            &format!("fed-{i}"),
+            2,
+            100 + i,
+            i as i64,
+            &["fed", "powell"],
+            "federal reserve rates powell inflation hold",
+        ));
     }
     v
 }
@@ -52,7 +79,10 @@ fn stream() -> Vec<ArticleInput> {
 fn separates_two_events_and_is_deterministic() {
     let run = || {
         let mut idx = StoryIndex::new(Scorer::default_for(Signals::All), EngineConfig::default());
-        stream().iter().map(|a| idx.assign(a).story).collect::<Vec<_>>()
+        stream()
+            .iter()
+            .map(|a| idx.assign(a).story)
+            .collect::<Vec<_>>()
     };
     let a = run();
     assert_eq!(a, run(), "same input order, same stories");
@@ -72,7 +102,10 @@ fn an_article_outside_the_time_window_opens_a_story() {
     assert_eq!(first.story, same.story);
     let months_later = idx.assign(&article("c", 1, 3, 24 * 60, &["peru", "arequipa"], text));
     assert!(months_later.opened);
-    assert_eq!(months_later.candidates, 0, "the old story is outside the window");
+    assert_eq!(
+        months_later.candidates, 0,
+        "the old story is outside the window"
+    );
 }
 
 #[test]
@@ -87,7 +120,11 @@ fn every_decision_explains_itself() {
     let signals = why["best"]["signals"].as_array().unwrap();
     assert_eq!(signals.len(), FEATURE_NAMES.len());
     // The contributions and the bias add up to the logit of p.
-    let z: f64 = signals.iter().map(|x| x["contribution"].as_f64().unwrap()).sum::<f64>() + why["best"]["bias"].as_f64().unwrap();
+    let z: f64 = signals
+        .iter()
+        .map(|x| x["contribution"].as_f64().unwrap())
+        .sum::<f64>()
+        + why["best"]["bias"].as_f64().unwrap();
     let p = 1.0 / (1.0 + (-z).exp());
     assert!((p - d.p as f64).abs() < 1e-4, "{p} vs {}", d.p);
 }
@@ -126,7 +163,15 @@ fn converging_stories_merge_and_the_merge_is_reported() {
     let mut b = vec![0.0; dim];
     b[0] = 0.5;
     b[1] = 0.866;
-    let mk = |id: &str, v: Vec<f32>| ArticleInput { id: id.into(), lang: "en".into(), time: None, e5: v, use_vec: None, entities: vec![], text: String::new() };
+    let mk = |id: &str, v: Vec<f32>| ArticleInput {
+        id: id.into(),
+        lang: "en".into(),
+        time: None,
+        e5: v,
+        use_vec: None,
+        entities: vec![],
+        text: String::new(),
+    };
     let s1 = idx.assign(&mk("a", a.clone()));
     let s2 = idx.assign(&mk("b", b.clone()));
     assert!(s1.opened && s2.opened && s1.story != s2.story);
@@ -136,7 +181,11 @@ fn converging_stories_merge_and_the_merge_is_reported() {
     assert!(!d.opened);
     assert_eq!(d.merged.len(), 1, "{:?}", d.merged);
     let (from, into, _) = d.merged[0];
-    assert_eq!((from, into), (s2.story, s1.story), "the newer story folds into the older");
+    assert_eq!(
+        (from, into),
+        (s2.story, s1.story),
+        "the newer story folds into the older"
+    );
     assert_eq!(d.story, s1.story);
     assert_eq!(idx.story_articles(s1.story).unwrap().len(), 3);
     assert!(idx.story_articles(s2.story).is_none());

@@ -206,7 +206,12 @@ impl<'a> Npz<'a> {
             .ok_or_else(|| bad("array size overflows".into()))?;
         // Deflate cannot expand more than ~1032:1: a larger claimed size is a
         // crafted or corrupt archive, refused before allocating for it.
-        if file.size() > file.compressed_size().saturating_mul(1100).saturating_add(1 << 20) {
+        if file.size()
+            > file
+                .compressed_size()
+                .saturating_mul(1100)
+                .saturating_add(1 << 20)
+        {
             return Err(bad(format!(
                 "member claims {} bytes from {} compressed bytes",
                 file.size(),

@@ -175,38 +175,38 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
 
 /// Fills the engine with the first `n` articles, then times the next ones.
 fn engine(stream: &Stream, n: usize, args: &Args, config: &EngineConfig) -> Engine {
-        let mut index = StoryIndex::new(Scorer::default_for(Signals::All), config.clone());
-        let pb = crate::progress::bar(n as u64, "fill");
-        if args.json {
-            pb.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    let mut index = StoryIndex::new(Scorer::default_for(Signals::All), config.clone());
+    let pb = crate::progress::bar(n as u64, "fill");
+    if args.json {
+        pb.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let t = Instant::now();
+    for i in 0..n {
+        index.assign(&stream.article(i));
+        if i % 1024 == 0 {
+            pb.set_position(i as u64);
         }
+    }
+    pb.finish_and_clear();
+    let fill_s = t.elapsed().as_secs_f64();
+    // Inputs are built before the clock starts: only assignment is timed.
+    let inputs: Vec<ArticleInput> = (n..n + args.timed as usize)
+        .map(|i| stream.article(i))
+        .collect();
+    let mut us = Vec::with_capacity(inputs.len());
+    let mut opened = 0usize;
+    for a in &inputs {
         let t = Instant::now();
-        for i in 0..n {
-            index.assign(&stream.article(i));
-            if i % 1024 == 0 {
-                pb.set_position(i as u64);
-            }
-        }
-        pb.finish_and_clear();
-        let fill_s = t.elapsed().as_secs_f64();
-        // Inputs are built before the clock starts: only assignment is timed.
-        let inputs: Vec<ArticleInput> = (n..n + args.timed as usize)
-            .map(|i| stream.article(i))
-            .collect();
-        let mut us = Vec::with_capacity(inputs.len());
-        let mut opened = 0usize;
-        for a in &inputs {
-            let t = Instant::now();
-            let d = index.assign(a);
-            us.push(t.elapsed().as_secs_f64() * 1e6);
-            opened += d.opened as usize;
-        }
-        Engine {
-            live_stories_after: index.live_stories(),
-            fill_s,
-            assign_us: Stats::of(us),
-            opened_share: opened as f64 / inputs.len() as f64,
-        }
+        let d = index.assign(a);
+        us.push(t.elapsed().as_secs_f64() * 1e6);
+        opened += d.opened as usize;
+    }
+    Engine {
+        live_stories_after: index.live_stories(),
+        fill_s,
+        assign_us: Stats::of(us),
+        opened_share: opened as f64 / inputs.len() as f64,
+    }
 }
 
 fn report_tail() {
@@ -241,7 +241,14 @@ fn print_size(r: &SizeReport) {
     );
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED);
-    t.set_header(vec!["µs per article", "median", "p90", "p99", "max", "mean"]);
+    t.set_header(vec![
+        "µs per article",
+        "median",
+        "p90",
+        "p99",
+        "max",
+        "mean",
+    ]);
     t.add_row(row("assign (engine)", a));
     if let Some(q) = &r.retrieval {
         t.add_row(row("exact centroid scan", &q.exact_scan_us));
