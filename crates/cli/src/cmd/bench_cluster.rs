@@ -100,14 +100,15 @@ struct Engine {
     fill_s: f64,
     assign_us: Stats,
     opened_share: f64,
+    /// Process-wide, read while the filled engine is alive.
+    peak_rss_mb: f64,
+    rss_mb: f64,
 }
 
 #[derive(Serialize)]
 struct SizeReport {
     live_articles: usize,
     engine: Option<Engine>,
-    peak_rss_mb: f64,
-    rss_mb: f64,
     retrieval: Option<Retrieval>,
 }
 
@@ -130,6 +131,8 @@ struct Report {
     growth: Vec<Growth>,
 }
 
+const METHOD: &str = "synthetic stream (seeded): geometric story sizes (mean 5), 384-d e5-like and 512-d USE-like vectors, 2-6 Zipf entity keys, 10-30 words, 72 h span; fill untimed, then each further article's StoryIndex::assign timed alone (encoding excluded); RSS is process-wide, read with the filled engine alive, sizes smallest first";
+
 pub fn run(args: Args) -> anyhow::Result<i32> {
     if args.sizes.is_empty() || args.sizes.contains(&0) {
         bail!("--sizes needs positive article counts");
@@ -142,14 +145,10 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     for &n in &sizes {
         let stream = Stream::new(args.seed, n + args.timed as usize);
         let engine = (!args.retrieval_only).then(|| engine(&stream, n, &args, &config));
-        let peak_rss_mb = kib_to_mb(proc_status_kib("VmHWM"));
-        let rss_mb = kib_to_mb(proc_status_kib("VmRSS"));
         let retrieval = (!args.no_retrieval).then(|| retrieval(&stream, n, args.json));
         let report = SizeReport {
             live_articles: n,
             engine,
-            peak_rss_mb,
-            rss_mb,
             retrieval,
         };
         if !args.json {
@@ -170,7 +169,27 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             })
         })
         .collect();
-    REST_OF_RUN
+    let report = Report {
+        method: METHOD,
+        timed_per_size: args.timed,
+        seed: args.seed,
+        config,
+        sizes: reports,
+        growth,
+    };
+    if args.json {
+        let mut out = std::io::stdout().lock();
+        serde_json::to_writer_pretty(&mut out, &report)?;
+        println!();
+    } else {
+        for g in &report.growth {
+            println!(
+                "growth {} -> {} live articles (x{:.0}): median x{:.2}, p99 x{:.2}",
+                g.from, g.to, g.articles_ratio, g.median_ratio, g.p99_ratio
+            );
+        }
+    }
+    Ok(0)
 }
 
 /// Fills the engine with the first `n` articles, then times the next ones.
@@ -206,39 +225,13 @@ fn engine(stream: &Stream, n: usize, args: &Args, config: &EngineConfig) -> Engi
         fill_s,
         assign_us: Stats::of(us),
         opened_share: opened as f64 / inputs.len() as f64,
+        peak_rss_mb: kib_to_mb(proc_status_kib("VmHWM")),
+        rss_mb: kib_to_mb(proc_status_kib("VmRSS")),
     }
-}
-
-fn report_tail() {
-    let report = Report {
-        method: "synthetic stream (seeded): geometric story sizes (mean 5), 384-d e5-like vectors, 2-6 Zipf entity keys, 10-30 words, 72 h span; fill untimed, then each further article's StoryIndex::assign timed alone (encoding excluded); peak RSS is process-wide and sizes run smallest first",
-        timed_per_size: args.timed,
-        seed: args.seed,
-        config,
-        sizes: reports,
-        growth,
-    };
-    if args.json {
-        let mut out = std::io::stdout().lock();
-        serde_json::to_writer_pretty(&mut out, &report)?;
-        println!();
-    } else {
-        for g in &report.growth {
-            println!(
-                "growth {} -> {} live articles (x{:.0}): median x{:.2}, p99 x{:.2}",
-                g.from, g.to, g.articles_ratio, g.median_ratio, g.p99_ratio
-            );
-        }
-    }
-    Ok(0)
 }
 
 fn print_size(r: &SizeReport) {
-    let a = &r.assign_us;
-    println!(
-        "\n{} live articles: {} live stories after timing, filled in {:.1} s",
-        r.live_articles, r.live_stories_after, r.fill_s
-    );
+    println!("\n{} live articles", r.live_articles);
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED);
     t.set_header(vec![
@@ -249,19 +242,25 @@ fn print_size(r: &SizeReport) {
         "max",
         "mean",
     ]);
-    t.add_row(row("assign (engine)", a));
+    if let Some(e) = &r.engine {
+        t.add_row(row("assign (engine)", &e.assign_us));
+    }
     if let Some(q) = &r.retrieval {
         t.add_row(row("exact centroid scan", &q.exact_scan_us));
         t.add_row(row("CentroidIndex search", &q.ann_search_us));
         t.add_row(row("CentroidIndex upsert", &q.ann_upsert_us));
     }
     println!("{t}");
-    println!(
-        "opened a story: {:.1}%; peak RSS {:.0} MB, RSS now {:.0} MB",
-        r.opened_share * 100.0,
-        r.peak_rss_mb,
-        r.rss_mb
-    );
+    if let Some(e) = &r.engine {
+        println!(
+            "engine: filled in {:.1} s; {} live stories after timing; opened a story {:.1}% of the time; peak RSS {:.0} MB, RSS now {:.0} MB",
+            e.fill_s,
+            e.live_stories_after,
+            e.opened_share * 100.0,
+            e.peak_rss_mb,
+            e.rss_mb
+        );
+    }
     if let Some(q) = &r.retrieval {
         println!(
             "centroid index over {} story centres: built in {:.1} s, recall@16 {:.3}, {:.0} MB",
@@ -403,8 +402,8 @@ impl Rng {
         ((-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()) as f32
     }
 
-    fn unit_vector(&mut self) -> Vec<f32> {
-        let mut v: Vec<f32> = (0..DIM).map(|_| self.gauss()).collect();
+    fn unit_vector(&mut self, dim: usize) -> Vec<f32> {
+        let mut v: Vec<f32> = (0..dim).map(|_| self.gauss()).collect();
         normalise(&mut v);
         v
     }
@@ -461,6 +460,7 @@ fn word(mut rank: usize) -> String {
 struct Stream {
     seed: u64,
     mean: Vec<f32>,
+    use_mean: Vec<f32>,
     /// (seconds since start, story, member number), in arrival order.
     arrivals: Vec<(u32, u32, u32)>,
     /// Arrival position of each story's first article.
@@ -475,8 +475,9 @@ impl Stream {
         let mut r = Rng(seed);
         // e5 vectors share a strong common direction: unrelated texts still
         // have cosines around 0.7.
-        let mean = r.unit_vector();
-        let span = (SPAN_HOURS * 3600.0) as f64;
+        let mean = r.unit_vector(DIM);
+        let use_mean = r.unit_vector(USE_DIM);
+        let span = SPAN_HOURS * 3600.0;
         let mut arrivals = Vec::with_capacity(n + 64);
         let mut story = 0u32;
         while arrivals.len() < n {
@@ -508,6 +509,7 @@ impl Stream {
         Stream {
             seed,
             mean,
+            use_mean,
             arrivals,
             first_seen,
             entities: Zipf::new(ENTITY_VOCAB),
@@ -532,14 +534,27 @@ impl Stream {
     fn centre(&self, story: u32) -> Vec<f32> {
         let topic_id = (story / 8) as u64;
         let section_id = mix(self.seed ^ 0x5ec, topic_id) % 40;
-        let section = Rng(mix(self.seed ^ 0x5ec7, section_id)).unit_vector();
-        let topic = Rng(mix(self.seed ^ 0x7091c, topic_id)).unit_vector();
-        let own = Rng(mix(self.seed ^ 0x5707, story as u64)).unit_vector();
+        let section = Rng(mix(self.seed ^ 0x5ec7, section_id)).unit_vector(DIM);
+        let topic = Rng(mix(self.seed ^ 0x7091c, topic_id)).unit_vector(DIM);
+        let own = Rng(mix(self.seed ^ 0x5707, story as u64)).unit_vector(DIM);
         let mut c: Vec<f32> = (0..DIM)
             .map(|i| 1.7 * self.mean[i] + 0.6 * section[i] + 0.45 * topic[i] + 0.6 * own[i])
             .collect();
         normalise(&mut c);
         c
+    }
+
+    /// A USE-like vector: far lower cosines than e5 (unrelated ≈ 0.1, an
+    /// article to its story ≈ 0.7).
+    fn use_vector(&self, story: u32, member: u32) -> Vec<f32> {
+        let topic = Rng(mix(self.seed ^ 0x75e1, (story / 8) as u64)).unit_vector(USE_DIM);
+        let own = Rng(mix(self.seed ^ 0x75e2, story as u64)).unit_vector(USE_DIM);
+        let mut r = Rng(mix(mix(self.seed ^ 0x75e3, story as u64), member as u64));
+        let mut v: Vec<f32> = (0..USE_DIM)
+            .map(|i| 0.35 * self.use_mean[i] + 0.4 * topic[i] + 0.8 * own[i] + 0.03 * r.gauss())
+            .collect();
+        normalise(&mut v);
+        v
     }
 
     fn member_vector(&self, story: u32, member: u32) -> Vec<f32> {
@@ -582,7 +597,7 @@ impl Stream {
             lang: lang.to_string(),
             time: Some(self.start + chrono::Duration::seconds(secs as i64)),
             e5: self.member_vector(story, member),
-            use_vec: None,
+            use_vec: Some(self.use_vector(story, member)),
             entities,
             text: text.join(" "),
         }
