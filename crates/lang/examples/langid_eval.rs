@@ -14,17 +14,35 @@ fn main() {
         let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
         for line in std::io::BufReader::new(file).lines() {
             let Ok(line) = line else { continue };
-            let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) else { continue };
-            let items = if v.get("a").is_some() { vec![v["a"].clone(), v["b"].clone()] } else { vec![v] };
+            let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) else {
+                continue;
+            };
+            let items = if v.get("a").is_some() {
+                vec![v["a"].clone(), v["b"].clone()]
+            } else {
+                vec![v]
+            };
             for it in items {
                 let gold = it["lang"].as_str().unwrap_or("").to_string();
                 if gold.is_empty() {
                     continue;
                 }
-                let text = format!("{} {}", it["title"].as_str().unwrap_or(""), it["text"].as_str().unwrap_or(""));
-                let ours = storyweave_lang::detect(&text).map(|d| d.lang).unwrap_or_default();
+                let text = format!(
+                    "{} {}",
+                    it["title"].as_str().unwrap_or(""),
+                    it["text"].as_str().unwrap_or("")
+                );
+                let ours = storyweave_lang::detect(&text)
+                    .map(|d| d.lang)
+                    .unwrap_or_default();
                 let plain = whatlang::detect(&text)
-                    .and_then(|i| isolang::Language::from_639_3(if i.lang().code() == "cmn" { "zho" } else { i.lang().code() }))
+                    .and_then(|i| {
+                        isolang::Language::from_639_3(if i.lang().code() == "cmn" {
+                            "zho"
+                        } else {
+                            i.lang().code()
+                        })
+                    })
                     .and_then(|l| l.to_639_1())
                     .unwrap_or("")
                     .to_string();
@@ -38,15 +56,27 @@ fn main() {
             }
         }
     }
-    println!("{:<6} {:>7} {:>12} {:>12}", "lang", "n", "storyweave", "whatlang");
+    println!(
+        "{:<6} {:>7} {:>12} {:>12}",
+        "lang", "n", "storyweave", "whatlang"
+    );
     let (mut n, mut a, mut b) = (0, 0, 0);
     for (lang, (t, ours, plain)) in &stats {
-        println!("{lang:<6} {t:>7} {:>12.3} {:>12.3}", *ours as f64 / *t as f64, *plain as f64 / *t as f64);
+        println!(
+            "{lang:<6} {t:>7} {:>12.3} {:>12.3}",
+            *ours as f64 / *t as f64,
+            *plain as f64 / *t as f64
+        );
         n += t;
         a += ours;
         b += plain;
     }
-    println!("{:<6} {n:>7} {:>12.3} {:>12.3}", "all", a as f64 / n as f64, b as f64 / n as f64);
+    println!(
+        "{:<6} {n:>7} {:>12.3} {:>12.3}",
+        "all",
+        a as f64 / n as f64,
+        b as f64 / n as f64
+    );
     let mut worst: Vec<_> = confusions.into_iter().collect();
     worst.sort_by(|x, y| y.1.cmp(&x.1));
     for ((gold, got), c) in worst.into_iter().take(8) {

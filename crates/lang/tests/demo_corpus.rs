@@ -9,7 +9,11 @@ fn detects_every_demo_corpus_article() {
     let mut n = 0;
     for line in corpus.lines() {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
-        let text = format!("{}\n{}", v["title"].as_str().unwrap(), v["text"].as_str().unwrap());
+        let text = format!(
+            "{}\n{}",
+            v["title"].as_str().unwrap(),
+            v["text"].as_str().unwrap()
+        );
         let got = storyweave_lang::detect(&text).map(|d| d.lang);
         if got.as_deref() != v["lang"].as_str() {
             wrong.push((v["id"].as_str().unwrap().to_string(), got));
