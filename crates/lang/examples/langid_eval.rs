@@ -78,7 +78,7 @@ fn main() {
         b as f64 / n as f64
     );
     let mut worst: Vec<_> = confusions.into_iter().collect();
-    worst.sort_by(|x, y| y.1.cmp(&x.1));
+    worst.sort_by_key(|x| std::cmp::Reverse(x.1));
     for ((gold, got), c) in worst.into_iter().take(8) {
         println!("confused: {gold} -> {got:?} x{c}");
     }
