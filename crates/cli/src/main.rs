@@ -22,7 +22,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Ingest articles: plain-text files, JSON Lines, folders (recursively), or `-` for standard input.
+    /// Ingest articles: plain-text files, JSON Lines, RSS/Atom feeds, HTML pages, folders (recursively), URLs, or `-` for standard input.
     Ingest(cmd::ingest::Args),
     /// List the stories.
     Stories(cmd::stories::ListArgs),
@@ -41,6 +41,8 @@ enum Command {
     Train(cmd::eval::TrainArgs),
     /// Serve the HTTP API and the web page (ingest with POST /api/articles).
     Serve(cmd::serve::Args),
+    /// Watch a folder (and feed URLs) and weave new articles in as they arrive.
+    Watch(cmd::watch::Args),
     /// Benchmarks.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -80,6 +82,7 @@ fn main() {
         Command::Eval(a) => cmd::eval::eval(a, threads),
         Command::Train(a) => cmd::eval::train(a, threads),
         Command::Serve(a) => cmd::serve::run(a, &db, threads),
+        Command::Watch(a) => cmd::watch::run(a, &db, threads),
     };
     match result {
         Ok(code) => std::process::exit(code),

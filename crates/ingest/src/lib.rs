@@ -1,5 +1,6 @@
-//! Ingestion: readers that turn plain-text articles, JSON Lines, directories
-//! and standard input into clean, language-tagged [`Article`]s.
+//! Ingestion: readers that turn plain-text articles, JSON Lines, RSS/Atom
+//! feeds, HTML article pages, directories, standard input and URLs into
+//! clean, language-tagged [`Article`]s.
 //!
 //! A bad record never stops a read: it becomes one [`RecordError`] naming the
 //! file, line and field, and the good records around it still come through.
@@ -9,6 +10,9 @@
 //! → language (detected with `storyweave-lang` when the input has none).
 
 mod error;
+pub mod feed;
+pub mod fetch;
+pub mod html;
 pub mod jsonl;
 mod lines;
 pub mod normalise;
@@ -17,7 +21,7 @@ mod read;
 
 pub use error::{RecordError, RecordLocation};
 pub use jsonl::parse_article_value;
-pub use read::{read, read_bytes, Record, Source};
+pub use read::{is_article_file, read, read_bytes, Flow, Record, Source};
 pub use storyweave_core::Article;
 
 /// Largest article body accepted, in bytes. Bigger bodies are not news

@@ -1,4 +1,4 @@
-//! Reading sources: a file, a directory (recursively) or standard input.
+//! Reading sources: a file, a directory (recursively), standard input or a URL.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
@@ -7,10 +7,11 @@ use std::path::{Path, PathBuf};
 
 use storyweave_core::Article;
 
+use crate::fetch::{read_url, FetchOptions};
 use crate::lines::{CappedLines, Line};
 use crate::normalise::normalise;
 use crate::plain::parse_plain;
-use crate::{jsonl, RecordError, RecordLocation, MAX_LINE_BYTES, MAX_TEXT_BYTES};
+use crate::{feed, html, jsonl, RecordError, RecordLocation, MAX_LINE_BYTES, MAX_TEXT_BYTES};
 
 /// Where articles come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,13 +20,17 @@ pub enum Source {
     Path(PathBuf),
     /// Standard input: JSON Lines when it starts with `{`, else one plain-text article.
     Stdin,
+    /// An `http://` or `https://` URL: a feed, an article page or JSON Lines.
+    Url(String),
 }
 
 impl Source {
-    /// `-` means standard input.
+    /// `-` means standard input; `http://…` and `https://…` are URLs.
     pub fn parse(arg: &str) -> Source {
         if arg == "-" {
             Source::Stdin
+        } else if crate::fetch::is_url(arg) {
+            Source::Url(arg.to_string())
         } else {
             Source::Path(PathBuf::from(arg))
         }
@@ -55,6 +60,7 @@ pub fn read(source: &Source, sink: &mut dyn FnMut(Result<Record, RecordError>) -
             let reader = stdin.lock();
             read_stream(reader, "<stdin>", None, sink)
         }
+        Source::Url(u) => read_url(u, &FetchOptions::default(), sink),
         Source::Path(p) if p.is_dir() => read_dir(p, sink),
         Source::Path(p) => read_file(p, sink),
     }
@@ -98,8 +104,9 @@ fn read_dir(dir: &Path, sink: &mut dyn FnMut(Result<Record, RecordError>) -> Flo
     ControlFlow::Continue(())
 }
 
-/// In a directory, only these are articles; READMEs, CSVs and the like are skipped.
-fn is_article_file(p: &Path) -> bool {
+/// In a directory, only these are articles; READMEs, CSVs and the like are
+/// skipped. An `.xml` file counts only when its root element is a feed.
+pub fn is_article_file(p: &Path) -> bool {
     let name = p
         .file_name()
         .map(|n| n.to_string_lossy().to_lowercase())
@@ -112,6 +119,14 @@ fn is_article_file(p: &Path) -> bool {
         "jsonl" | "ndjson" => true,
         // Dataset folders carry provenance notes as SOURCE.txt / README.txt.
         "txt" => !matches!(name.as_str(), "source.txt" | "readme.txt" | "license.txt"),
+        "rss" | "atom" | "html" | "htm" => true,
+        // Sitemaps and other XML are not feeds; peek at the root element.
+        "xml" => {
+            let mut head = Vec::with_capacity(8192);
+            File::open(p)
+                .and_then(|f| f.take(8192).read_to_end(&mut head))
+                .is_ok_and(|_| feed::looks_like_feed(&head))
+        }
         _ => false,
     }
 }
@@ -148,9 +163,26 @@ fn read_stream<R: BufRead>(
         .unwrap_or_default();
     let is_jsonl = match ext.as_str() {
         "jsonl" | "ndjson" | "json" => true,
+        "xml" | "rss" | "atom" => {
+            return read_whole(reader, name, feed::MAX_FEED_BYTES, sink, feed::read_feed)
+        }
+        "html" | "htm" | "xhtml" => {
+            return read_whole(reader, name, html::MAX_PAGE_BYTES, sink, html::read_html)
+        }
         "" => match reader.fill_buf() {
-            // Sniff standard input.
-            Ok(buf) => buf.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{'),
+            // Sniff standard input: JSON Lines, markup (feed or page), else plain text.
+            Ok(buf) => match buf
+                .iter()
+                .find(|b| !b.is_ascii_whitespace() && !matches!(b, 0xef | 0xbb | 0xbf))
+            {
+                Some(b'{') => true,
+                Some(b'<') => {
+                    return read_whole(reader, name, html::MAX_PAGE_BYTES, sink, |b, n, s| {
+                        read_sniffed(b, n, None, s)
+                    })
+                }
+                _ => false,
+            },
             Err(_) => false,
         },
         _ => false,
@@ -163,6 +195,54 @@ fn read_stream<R: BufRead>(
             .map(|s| s.to_string_lossy().to_string())
             .unwrap_or_default();
         read_plain(reader, name, &stem, sink)
+    }
+}
+
+/// Reads a whole input (at most `limit` bytes) and hands it to a reader of
+/// whole documents (feeds, pages).
+fn read_whole<R: Read>(
+    reader: R,
+    name: &str,
+    limit: usize,
+    sink: &mut dyn FnMut(Result<Record, RecordError>) -> Flow,
+    parse: impl FnOnce(&[u8], &str, &mut dyn FnMut(Result<Record, RecordError>) -> Flow) -> Flow,
+) -> Flow {
+    let at = RecordLocation {
+        file: name.to_string(),
+        line: None,
+    };
+    let mut bytes = Vec::new();
+    if let Err(e) = reader.take(limit as u64 + 1).read_to_end(&mut bytes) {
+        return sink(Err(RecordError::new(at, None, format!("read error: {e}"))));
+    }
+    if bytes.len() > limit {
+        return sink(Err(RecordError::new(
+            at,
+            None,
+            format!("file is over the {limit}-byte limit"),
+        )));
+    }
+    parse(&bytes, name, sink)
+}
+
+/// Reads an input whose format is known only from its content (and, for a
+/// URL, the server's content type): a feed, an HTML page, JSON Lines, or
+/// one plain-text article.
+pub(crate) fn read_sniffed(
+    bytes: &[u8],
+    name: &str,
+    content_type: Option<&str>,
+    sink: &mut dyn FnMut(Result<Record, RecordError>) -> Flow,
+) -> Flow {
+    let ct = content_type.unwrap_or("").to_ascii_lowercase();
+    if feed::looks_like_feed(bytes) || ct.contains("rss") || ct.contains("atom") {
+        feed::read_feed(bytes, name, sink)
+    } else if html::looks_like_html(bytes) || ct.contains("html") {
+        html::read_html(bytes, name, sink)
+    } else if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
+        read_jsonl(bytes, name, sink)
+    } else {
+        read_plain(bytes, name, "", sink)
     }
 }
 
@@ -293,6 +373,10 @@ fn read_plain<R: Read>(
     let result = parse_plain(text, stem, &at).and_then(|mut article| {
         normalise(&mut article);
         check_not_empty_after_cleaning(&article, &at)?;
+        if article.id.is_empty() {
+            // No file name to take the id from (standard input, a URL).
+            article.id = article.derived_id();
+        }
         Ok(Record {
             article,
             label: None,

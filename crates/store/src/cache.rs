@@ -5,7 +5,7 @@ use std::path::Path;
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::{Result, StoreError};
+use crate::Result;
 
 pub struct VectorCache {
     conn: Connection,
@@ -13,16 +13,7 @@ pub struct VectorCache {
 
 impl VectorCache {
     pub fn open(path: &Path) -> Result<VectorCache> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| StoreError::Folder {
-                path: dir.display().to_string(),
-                source,
-            })?;
-        }
-        let conn = Connection::open(path).map_err(|source| StoreError::Open {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let conn = crate::open_file(path)?;
         conn.busy_timeout(std::time::Duration::from_secs(30))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;

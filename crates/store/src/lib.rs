@@ -106,6 +106,20 @@ pub struct Store {
     conn: Connection,
 }
 
+/// Opens an SQLite file, creating its folder first.
+fn open_file(path: &Path) -> Result<Connection> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::Folder {
+            path: dir.display().to_string(),
+            source,
+        })?;
+    }
+    Connection::open(path).map_err(|source| StoreError::Open {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
 fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
 }
@@ -122,17 +136,7 @@ fn parse_ts(s: &str) -> Result<DateTime<Utc>> {
 impl Store {
     /// Opens (creating if needed) the database at `path` and migrates it.
     pub fn open(path: &Path) -> Result<Store> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| StoreError::Folder {
-                path: dir.display().to_string(),
-                source,
-            })?;
-        }
-        let conn = Connection::open(path).map_err(|source| StoreError::Open {
-            path: path.display().to_string(),
-            source,
-        })?;
-        Self::setup(conn, &path.display().to_string())
+        Self::setup(open_file(path)?, &path.display().to_string())
     }
 
     /// A private in-memory store, for tests and evaluation runs.

@@ -225,8 +225,8 @@ fn engine(stream: &Stream, n: usize, args: &Args, config: &EngineConfig) -> Engi
         fill_s,
         assign_us: Stats::of(us),
         opened_share: opened as f64 / inputs.len() as f64,
-        peak_rss_mb: kib_to_mb(proc_status_kib("VmHWM")),
-        rss_mb: kib_to_mb(proc_status_kib("VmRSS")),
+        peak_rss_mb: kib_to_mb(super::bench_encode::proc_status_kib("VmHWM")),
+        rss_mb: kib_to_mb(super::bench_encode::proc_status_kib("VmRSS")),
     }
 }
 
@@ -357,17 +357,6 @@ fn scan_top_k(flat: &[f32], q: &[f32], k: usize) -> Vec<usize> {
         scored.truncate(k);
     }
     scored.into_iter().map(|(_, i)| i).collect()
-}
-
-fn proc_status_kib(field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
 }
 
 fn kib_to_mb(k: Option<u64>) -> f64 {

@@ -630,7 +630,7 @@ fn median(v: &[f64]) -> f64 {
 }
 
 /// A field of /proc/self/status in KiB (Linux only; `None` elsewhere).
-fn proc_status_kib(field: &str) -> Option<u64> {
+pub fn proc_status_kib(field: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     status
         .lines()

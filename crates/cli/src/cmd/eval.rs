@@ -33,6 +33,9 @@ pub struct EvalArgs {
     /// A scorer file other than the shipped one.
     #[arg(long)]
     scorer: Option<PathBuf>,
+    /// e5 token budget per article: a number, or `full` (default: the shipped 256).
+    #[arg(long)]
+    e5_tokens: Option<String>,
 }
 
 #[derive(ClapArgs)]
@@ -131,6 +134,18 @@ pub fn eval(args: EvalArgs, threads: usize) -> anyhow::Result<i32> {
         anyhow::bail!("no stories.jsonl or pairs.jsonl under {:?}", args.paths);
     }
     let mut prep = Prep::new(threads)?;
+    if let Some(t) = &args.e5_tokens {
+        let budget = match t.as_str() {
+            "full" => None,
+            n => Some(
+                n.parse::<usize>()
+                    .with_context(|| format!("--e5-tokens {n}: expected a number or `full`"))?,
+            ),
+        };
+        if let Some(e5) = std::sync::Arc::get_mut(&mut prep.encoders.e5) {
+            e5.max_tokens = budget;
+        }
+    }
     let config = EngineConfig {
         signals,
         ..EngineConfig::default()

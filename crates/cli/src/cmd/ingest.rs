@@ -11,7 +11,7 @@ use crate::progress;
 
 #[derive(ClapArgs)]
 pub struct Args {
-    /// Files or folders to read; `-` reads standard input.
+    /// Files, folders or http(s) URLs to read; `-` reads standard input.
     #[arg(required = true)]
     paths: Vec<String>,
     /// Stop at the first bad record, before storing anything.

@@ -7,6 +7,7 @@ pub mod ingest;
 pub mod model;
 pub mod serve;
 pub mod stories;
+pub mod watch;
 
 use anyhow::Context;
 use storyweave_embed::{ensure_models, ModelFiles};
