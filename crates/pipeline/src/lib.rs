@@ -118,6 +118,8 @@ pub struct Weaver {
     encoders: Encoders,
     extractor: EntityExtractor,
     pub threads: usize,
+    scorer: Scorer,
+    config: EngineConfig,
 }
 
 impl Weaver {
@@ -138,20 +140,7 @@ impl Weaver {
         scorer: Scorer,
         config: EngineConfig,
     ) -> Result<Weaver> {
-        let mut index = StoryIndex::new(scorer, config);
-        for asg in store.assignments()? {
-            let Some(a) = store.article(&asg.article_id)? else {
-                continue;
-            };
-            let e5 = store.embedding(&a.id, "e5")?.unwrap_or_default();
-            if e5.is_empty() {
-                continue;
-            }
-            let usev = store.embedding(&a.id, "use")?;
-            let ents = store.entities(&a.id)?;
-            index.force(&engine_input(&a, e5, usev, &ents), Some(asg.story_id));
-        }
-        index.set_next_id(store.max_story_id()? + 1);
+        let index = restore_index(&store, &scorer, &config)?;
         let threads = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1);
@@ -161,6 +150,8 @@ impl Weaver {
             encoders,
             extractor: EntityExtractor::new(),
             threads,
+            scorer,
+            config,
         })
     }
 
@@ -201,7 +192,7 @@ impl Weaver {
             .collect();
         let index = &mut self.index;
         let mut decisions = Vec::new();
-        self.store.transaction(|store| {
+        let result = self.store.transaction(|store| {
             for ((a, (e5, usev)), ents) in fresh.iter().zip(vectors).zip(entities) {
                 if let Inserted::Duplicate { .. } = store.insert_article(a)? {
                     report.duplicates += 1;
@@ -238,7 +229,33 @@ impl Weaver {
                 decisions.push((a.id.clone(), d));
             }
             Ok(())
-        })?;
+        });
+        if let Err(e) = result {
+            // The batch was rolled back: bring the live index back in step
+            // with what the store holds, so no story points at nothing.
+            self.index = restore_index(&self.store, &self.scorer, &self.config)?;
+            return Err(e.into());
+        }
         Ok((report, decisions))
     }
+}
+
+/// Rebuilds the live story index from the store, with no re-encoding:
+/// embeddings and entities are read back and replayed in arrival order.
+fn restore_index(store: &Store, scorer: &Scorer, config: &EngineConfig) -> Result<StoryIndex> {
+    let mut index = StoryIndex::new(scorer.clone(), config.clone());
+    for asg in store.assignments()? {
+        let Some(a) = store.article(&asg.article_id)? else {
+            continue;
+        };
+        let e5 = store.embedding(&a.id, "e5")?.unwrap_or_default();
+        if e5.is_empty() {
+            continue;
+        }
+        let usev = store.embedding(&a.id, "use")?;
+        let ents = store.entities(&a.id)?;
+        index.force(&engine_input(&a, e5, usev, &ents), Some(asg.story_id));
+    }
+    index.set_next_id(store.max_story_id()? + 1);
+    Ok(index)
 }
