@@ -13,8 +13,9 @@ use std::path::{Component, Path, PathBuf};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use storyweave_core::Article;
-use storyweave_ingest::normalise::normalise;
-use storyweave_ingest::{parse_article_value, RecordError, RecordLocation, MAX_LINE_BYTES};
+use storyweave_ingest::{
+    clean_article_value, RecordError, RecordLocation, EMPTY_AFTER_CLEANING, MAX_LINE_BYTES,
+};
 
 use crate::EvalError;
 
@@ -462,7 +463,7 @@ fn pair_record(mut obj: Map<String, Value>, at: &RecordLocation) -> Parsed<Pair>
 
 /// One article through the ingestion crate's parser and normaliser.
 /// `prefix` names the pair side in error fields (`a.lang`).
-fn article(mut obj: Map<String, Value>, at: &RecordLocation, prefix: &str) -> Parsed<Article> {
+fn article(obj: Map<String, Value>, at: &RecordLocation, prefix: &str) -> Parsed<Article> {
     let field = |f: &str| {
         if prefix.is_empty() {
             f.to_string()
@@ -475,42 +476,32 @@ fn article(mut obj: Map<String, Value>, at: &RecordLocation, prefix: &str) -> Pa
         Some(Value::String(s)) => s.trim().is_empty(),
         _ => false,
     };
-    if ["text", "body", "content"]
+    // Records with neither text nor title cannot be scored: skipped, not errors.
+    // (A headline-only record is read with its title as text by the parser.)
+    if ["text", "body", "content", "title", "headline"]
         .iter()
         .all(|k| blank(obj.get(*k)))
     {
-        // Headline-only sets (mstream) carry the words in the title: score
-        // the title as the text rather than drop the article.
-        match ["title", "headline"].iter().find(|k| !blank(obj.get(**k))) {
-            Some(k) => {
-                let title = obj.remove(*k).unwrap_or(Value::Null);
-                obj.insert("text".into(), title);
-            }
-            None => {
-                return Ok(Err(RecordError::new(
-                    at.clone(),
-                    Some(&field("text")),
-                    "no text and no title",
-                )))
-            }
-        }
-    }
-    let parsed = parse_article_value(&Value::Object(obj), at).map_err(|mut e| {
-        e.field = e.field.map(|f| field(&f));
-        e
-    })?;
-    let mut a = parsed.article;
-    normalise(&mut a);
-    if a.text.is_empty() {
         return Ok(Err(RecordError::new(
             at.clone(),
             Some(&field("text")),
-            "empty after cleaning",
+            "no text and no title",
         )));
     }
-    if parsed.id_derived {
-        // As the ingestion reader does: derive from the cleaned text.
-        a.id = a.derived_id();
-    }
+    let parsed = match clean_article_value(&Value::Object(obj), at) {
+        Ok(p) => p,
+        Err(e) if e.message == EMPTY_AFTER_CLEANING => {
+            return Ok(Err(RecordError::new(
+                at.clone(),
+                Some(&field("text")),
+                "empty after cleaning",
+            )))
+        }
+        Err(mut e) => {
+            e.field = e.field.map(|f| field(&f));
+            return Err(e.into());
+        }
+    };
+    let a = parsed.article;
     Ok(Ok(a))
 }

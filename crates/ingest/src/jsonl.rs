@@ -19,6 +19,7 @@
 use serde_json::{Map, Value};
 use storyweave_core::{parse_date, Article};
 
+use crate::normalise::normalise;
 use crate::{RecordError, RecordLocation, MAX_TEXT_BYTES};
 
 const TEXT: &[&str] = &["text", "body", "content"];
@@ -36,6 +37,32 @@ pub struct ParsedArticle {
     pub label: Option<String>,
     /// True when the input had no id and it was derived from url or content.
     pub id_derived: bool,
+}
+
+/// Why a record whose text was only whitespace or control characters is refused.
+pub const EMPTY_AFTER_CLEANING: &str = "empty text (only whitespace or control characters)";
+
+/// The one path every JSON article takes (files, the HTTP API, evaluation
+/// data): parse and check the fields, clean the text and tag the language,
+/// refuse text that cleaning emptied, and derive a missing id from the
+/// cleaned text so that the same article gets the same id however spaced.
+pub fn clean_article_value(
+    value: &Value,
+    at: &RecordLocation,
+) -> Result<ParsedArticle, RecordError> {
+    let mut parsed = parse_article_value(value, at)?;
+    normalise(&mut parsed.article);
+    if parsed.article.text.is_empty() {
+        return Err(RecordError::new(
+            at.clone(),
+            Some("text"),
+            EMPTY_AFTER_CLEANING,
+        ));
+    }
+    if parsed.id_derived {
+        parsed.article.id = parsed.article.derived_id();
+    }
+    Ok(parsed)
 }
 
 /// Builds an article from one JSON object, checking every field.

@@ -20,7 +20,7 @@ pub mod plain;
 mod read;
 
 pub use error::{RecordError, RecordLocation};
-pub use jsonl::parse_article_value;
+pub use jsonl::{clean_article_value, parse_article_value, EMPTY_AFTER_CLEANING};
 pub use read::{is_article_file, read, read_bytes, Flow, Record, Source};
 pub use storyweave_core::Article;
 

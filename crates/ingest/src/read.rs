@@ -306,15 +306,8 @@ fn parse_json_line(bytes: &[u8], at: &RecordLocation) -> Result<Record, RecordEr
         };
         RecordError::new(at.clone(), None, format!("{what}: {e}"))
     })?;
-    let parsed = jsonl::parse_article_value(&value, at)?;
-    let mut article = parsed.article;
-    normalise(&mut article);
-    check_not_empty_after_cleaning(&article, at)?;
-    if parsed.id_derived {
-        // Derive from the cleaned text so that the same article, however it
-        // was spaced, gets the same id.
-        article.id = article.derived_id();
-    }
+    let parsed = jsonl::clean_article_value(&value, at)?;
+    let article = parsed.article;
     Ok(Record {
         article,
         label: parsed.label,
@@ -395,7 +388,7 @@ fn check_not_empty_after_cleaning(a: &Article, at: &RecordLocation) -> Result<()
         Err(RecordError::new(
             at.clone(),
             Some("text"),
-            "empty text (only whitespace or control characters)",
+            jsonl::EMPTY_AFTER_CLEANING,
         ))
     } else {
         Ok(())

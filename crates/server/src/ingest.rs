@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use storyweave_core::Article;
 use storyweave_engine::Decision;
-use storyweave_ingest::{normalise::normalise, parse_article_value, RecordLocation};
+use storyweave_ingest::{clean_article_value, RecordLocation};
 
 use crate::error::ApiError;
 use crate::state::{AppState, StoryEvent};
@@ -128,12 +128,8 @@ pub fn parse_body(bytes: &[u8]) -> Result<Vec<Article>, ApiError> {
             },
             line: None,
         };
-        match parse_article_value(item, &at) {
-            Ok(p) => {
-                let mut a = p.article;
-                normalise(&mut a);
-                articles.push(a);
-            }
+        match clean_article_value(item, &at) {
+            Ok(p) => articles.push(p.article),
             Err(e) => errors.push((i, e)),
         }
     }
