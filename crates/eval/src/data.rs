@@ -499,7 +499,7 @@ fn article(obj: Map<String, Value>, at: &RecordLocation, prefix: &str) -> Parsed
         }
         Err(mut e) => {
             e.field = e.field.map(|f| field(&f));
-            return Err(e.into());
+            return Err(e);
         }
     };
     let a = parsed.article;

@@ -155,6 +155,11 @@ impl Weaver {
         })
     }
 
+    /// The loaded encoders, shared (cheap to clone).
+    pub fn encoders(&self) -> &Encoders {
+        &self.encoders
+    }
+
     pub fn store(&self) -> &Store {
         &self.store
     }
@@ -173,15 +178,19 @@ impl Weaver {
         let mut report = IngestReport::default();
         // Drop what the store or this batch already has before paying for encoding.
         let mut fresh: Vec<Article> = Vec::new();
+        let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
         for a in batch {
-            let seen_in_batch = fresh.iter().any(|b| {
-                b.id == a.id
-                    || (a.url.is_some() && b.url == a.url)
-                    || b.content_hash() == a.content_hash()
-            });
+            // Each article's keys (id, url, content hash) computed once.
+            let keys = [
+                Some(format!("id:{}", a.id)),
+                a.url.as_ref().map(|u| format!("url:{u}")),
+                Some(format!("hash:{}", a.content_hash())),
+            ];
+            let seen_in_batch = keys.iter().flatten().any(|k| seen.contains(k));
             if seen_in_batch || self.store.article(&a.id)?.is_some() {
                 report.duplicates += 1;
             } else {
+                seen.extend(keys.into_iter().flatten());
                 fresh.push(a);
             }
         }

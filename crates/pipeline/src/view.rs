@@ -236,7 +236,7 @@ fn build(store: &Store, id: i64, ids: &[String], bg: &Background) -> Result<Stor
 
     let entities = story_entities(&members);
     let angles = angles(&members, &entities, bg);
-    let keywords = keywords(&members, bg, None, 8);
+    let keywords = keywords(members.iter(), bg, 8);
     let (timeline_bucket, timeline) = timeline(&times);
 
     let mut articles: Vec<ArticleView> = members
@@ -352,12 +352,13 @@ fn story_entities(members: &[Member]) -> Vec<EntityView> {
     out
 }
 
-fn keywords(members: &[Member], bg: &Background, lang: Option<&str>, n: usize) -> Vec<String> {
+fn keywords<'a>(
+    members: impl Iterator<Item = &'a Member>,
+    bg: &Background,
+    n: usize,
+) -> Vec<String> {
     let mut score: BTreeMap<(String, String), f64> = BTreeMap::new();
-    for m in members
-        .iter()
-        .filter(|m| lang.is_none_or(|l| m.article.lang_or_und() == l))
-    {
+    for m in members {
         let l = m.article.lang_or_und().to_string();
         let mut tf: BTreeMap<String, f64> = BTreeMap::new();
         for w in words(&m.article.full_text()) {
@@ -435,16 +436,7 @@ fn angles(members: &[Member], entities: &[EntityView], bg: &Background) -> Vec<A
             .take(4)
             .map(|(_, k)| name_of.get(k).copied().unwrap_or(k).to_string())
             .collect();
-        let owned: Vec<Member> = in_lang
-            .iter()
-            .map(|m| Member {
-                article: m.article.clone(),
-                entities: m.entities.clone(),
-                e5: None,
-                why: serde_json::Value::Null,
-            })
-            .collect();
-        let terms = keywords(&owned, bg, Some(&lang), 5);
+        let terms = keywords(in_lang.iter().copied(), bg, 5);
         let line = angle_line(&lang, in_lang.len(), &ents, &terms);
         out.push(AngleView {
             lang,

@@ -12,7 +12,8 @@ pub struct Args {
 
 pub fn run(args: Args, db: &Path, threads: usize) -> anyhow::Result<i32> {
     let weaver = super::ingest::open_weaver(db, threads)?;
-    let encoders = super::encoders()?;
+    // The weaver's models, shared: loading them twice would double start-up and memory.
+    let encoders = weaver.encoders().clone();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
