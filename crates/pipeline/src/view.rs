@@ -124,12 +124,15 @@ pub fn story(store: &Store, mut id: i64) -> Result<Option<StoryView>> {
 struct Background {
     df: HashMap<(String, String), usize>,
     docs: HashMap<String, usize>,
+    /// Every article, read once here and reused for the cards.
+    articles: HashMap<String, Article>,
 }
 
 impl Background {
     fn new(store: &Store) -> Result<Self> {
         let mut df = HashMap::new();
         let mut docs = HashMap::new();
+        let mut articles = HashMap::new();
         for a in store.articles()? {
             let lang = a.lang_or_und().to_string();
             *docs.entry(lang.clone()).or_insert(0) += 1;
@@ -139,8 +142,9 @@ impl Background {
             for w in words {
                 *df.entry((lang.clone(), w)).or_insert(0) += 1;
             }
+            articles.insert(a.id.clone(), a);
         }
-        Ok(Background { df, docs })
+        Ok(Background { df, docs, articles })
     }
 
     fn idf(&self, lang: &str, word: &str) -> f64 {
@@ -169,7 +173,7 @@ fn words(text: &str) -> Vec<String> {
 fn build(store: &Store, id: i64, ids: &[String], bg: &Background) -> Result<StoryView> {
     let mut members = Vec::new();
     for aid in ids {
-        let Some(article) = store.article(aid)? else {
+        let Some(article) = bg.articles.get(aid).cloned() else {
             continue;
         };
         members.push(Member {
