@@ -17,6 +17,7 @@ pub mod features;
 pub mod index;
 pub mod scorer;
 pub mod terms;
+pub mod trees;
 
 pub use features::{Features, Signals, FEATURE_NAMES};
 pub use index::{ArticleInput, Decision, EngineConfig, StoryId, StoryIndex};

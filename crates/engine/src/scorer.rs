@@ -2,9 +2,11 @@
 //! probability that an article belongs to a story, and the learned
 //! thresholds that decide "join" versus "open a new story" and "merge".
 //!
-//! Logistic regression rather than trees: 13 signals, a few thousand
-//! examples, and every decision must be explainable as a sum of
-//! per-signal contributions.
+//! A logistic regression gives the base logit: 13 signals, and every
+//! decision must be explainable as a sum of per-signal contributions.
+//! Optional boosted trees ([`crate::trees`]) then correct it where signals
+//! interact; their output is attributed to signals too, so the sum still
+//! holds.
 
 // Index loops read closer to the maths in the numeric code below.
 #![allow(clippy::needless_range_loop)]
@@ -14,6 +16,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::features::{Features, Signals, FEATURE_NAMES};
+use crate::trees::{fit_boosted, BoostParams, Tree};
 
 /// The scorer file shipped in the repository (`storyweave train` rewrites it).
 pub const DEFAULT_SCORER_JSON: &str = include_str!("../model/scorer.json");
@@ -32,6 +35,12 @@ pub enum ScorerError {
     },
     #[error("scorer file: no model for signals `{0}`")]
     Missing(String),
+    #[error("scorer file: model `{model}`, tree {tree}: {why}")]
+    Tree {
+        model: String,
+        tree: usize,
+        why: String,
+    },
 }
 
 /// One fitted model.
@@ -47,6 +56,9 @@ pub struct Model {
     pub join_threshold: f32,
     /// Merge two stories when one scores this high against the other.
     pub merge_threshold: f32,
+    /// Boosted trees added to the logistic logit (none in version 1 files).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trees: Vec<Tree>,
 }
 
 /// The scorer file: a model per signal set, and where it came from.
@@ -59,7 +71,8 @@ pub struct ScorerFile {
     pub trained_on: serde_json::Value,
 }
 
-pub const SCORER_VERSION: u32 = 1;
+/// Version 2 added `trees`; version 1 files (logistic only) still load.
+pub const SCORER_VERSION: u32 = 2;
 
 /// The signal contributions behind one probability.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -81,7 +94,7 @@ impl Scorer {
     /// Parses a scorer file and takes the model for `signals`.
     pub fn from_json(json: &str, signals: Signals) -> Result<Scorer, ScorerError> {
         let file: ScorerFile = serde_json::from_str(json)?;
-        if file.version != SCORER_VERSION {
+        if !(1..=SCORER_VERSION).contains(&file.version) {
             return Err(ScorerError::Version {
                 found: file.version,
                 known: SCORER_VERSION,
@@ -104,6 +117,14 @@ impl Scorer {
                 expected,
             });
         }
+        for (i, t) in model.trees.iter().enumerate() {
+            t.validate(FEATURE_NAMES.len())
+                .map_err(|why| ScorerError::Tree {
+                    model: signals.name().into(),
+                    tree: i,
+                    why,
+                })?;
+        }
         Ok(Scorer { model, signals })
     }
 
@@ -115,6 +136,11 @@ impl Scorer {
 
     fn logit(&self, f: &Features) -> f32 {
         let x = impute(f.values(), &self.model.mean);
+        self.linear_logit(&x) + self.model.trees.iter().map(|t| t.predict(&x)).sum::<f32>()
+    }
+
+    /// The logistic part of the logit, on imputed signal values.
+    pub fn linear_logit(&self, x: &[f32; 13]) -> f32 {
         let m = &self.model;
         let mut z = m.bias;
         for i in 0..x.len() {
@@ -133,20 +159,25 @@ impl Scorer {
     pub fn explain(&self, f: &Features) -> Explanation {
         let x = impute(f.values(), &self.model.mean);
         let m = &self.model;
+        let mut contrib = [0f32; 13];
+        let mut bias = m.bias;
+        for t in &m.trees {
+            bias += t.attribute(&x, &mut contrib);
+        }
         let mut signals: Vec<(String, f32, f32)> = (0..x.len())
             .filter(|&i| self.signals.uses(i))
             .map(|i| {
                 (
                     FEATURE_NAMES[i].to_string(),
                     x[i],
-                    m.weights[i] * standard(x[i], m.mean[i], m.scale[i]),
+                    m.weights[i] * standard(x[i], m.mean[i], m.scale[i]) + contrib[i],
                 )
             })
             .collect();
         signals.sort_by(|a, b| b.2.abs().total_cmp(&a.2.abs()));
         Explanation {
             p: self.probability(f),
-            bias: m.bias,
+            bias,
             signals,
         }
     }
@@ -322,6 +353,45 @@ fn solve(mut a: Vec<Vec<f64>>, mut b: Vec<f64>) -> Vec<f64> {
         x[r] = (b[r] - s) / d;
     }
     x
+}
+
+/// Fits boosted trees on top of a fitted logistic `model`: the trees start
+/// from its logit and see the signals imputed as the scorer imputes them.
+/// Classes are balanced as in [`fit_logistic`], so the trees correct the
+/// same calibrated logit rather than pull it towards the many negatives.
+pub fn fit_trees(
+    scorer: &Scorer,
+    xs: &[[f32; 13]],
+    ys: &[bool],
+    sample_weights: &[f64],
+    params: &BoostParams,
+) -> Vec<Tree> {
+    let imputed: Vec<[f32; 13]> = xs.iter().map(|x| impute(*x, &scorer.model.mean)).collect();
+    let base: Vec<f64> = imputed
+        .iter()
+        .map(|x| scorer.linear_logit(x) as f64)
+        .collect();
+    let pos: f64 = ys
+        .iter()
+        .zip(sample_weights)
+        .filter(|(y, _)| **y)
+        .map(|(_, w)| w)
+        .sum::<f64>()
+        .max(1e-12);
+    let total: f64 = sample_weights.iter().sum();
+    let neg = (total - pos).max(1e-12);
+    let n = xs.len().max(1) as f64;
+    let (wp, wn) = (n / (2.0 * pos), n / (2.0 * neg));
+    let ws: Vec<f64> = ys
+        .iter()
+        .zip(sample_weights)
+        .map(|(y, w)| w * if *y { wp } else { wn })
+        .collect();
+    let mut active = [false; 13];
+    for (j, a) in active.iter_mut().enumerate() {
+        *a = scorer.signals.uses(j);
+    }
+    fit_boosted(&imputed, ys, &ws, &base, &active, params)
 }
 
 #[cfg(test)]

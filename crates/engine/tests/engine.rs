@@ -143,6 +143,7 @@ fn centroid_scorer(join: f32, merge: f32) -> Scorer {
             bias: -6.0,
             join_threshold: join,
             merge_threshold: merge,
+            trees: Vec::new(),
         },
         signals: Signals::Dense,
     }

@@ -5,8 +5,10 @@
 use rustc_hash::FxHashMap;
 use sha2::{Digest, Sha256};
 use storyweave_core::Article;
-use storyweave_engine::scorer::{fit_logistic, Model};
-use storyweave_engine::{ArticleInput, EngineConfig, Scorer, Signals, StoryIndex, FEATURE_NAMES};
+use storyweave_engine::scorer::{fit_logistic, fit_trees, Model};
+use storyweave_engine::{
+    ArticleInput, Decision, EngineConfig, Scorer, Signals, StoryIndex, FEATURE_NAMES,
+};
 use storyweave_entities::EntityExtractor;
 use storyweave_pipeline::{article_entities, engine_input, Encoders};
 use storyweave_store::VectorCache;
@@ -95,22 +97,35 @@ pub fn cluster(
     scorer: Scorer,
     config: EngineConfig,
 ) -> Vec<i64> {
+    cluster_with_decisions(inputs, order, scorer, config).0
+}
+
+/// [`cluster`], with the engine's decision for each article (indexed like
+/// `inputs`), for error analysis (`storyweave eval --decisions`).
+pub fn cluster_with_decisions(
+    inputs: &[ArticleInput],
+    order: &[usize],
+    scorer: Scorer,
+    config: EngineConfig,
+) -> (Vec<i64>, Vec<Option<Decision>>) {
     let mut index = StoryIndex::new(scorer, config);
     let mut story = vec![0i64; inputs.len()];
+    let mut decisions = vec![None; inputs.len()];
     let mut redirect: FxHashMap<i64, i64> = FxHashMap::default();
     for &i in order {
         let d = index.assign(&inputs[i]);
         story[i] = d.story;
-        for (from, into, _) in d.merged {
-            redirect.insert(from, into);
+        for (from, into, _) in &d.merged {
+            redirect.insert(*from, *into);
         }
+        decisions[i] = Some(d);
     }
     for s in story.iter_mut() {
         while let Some(&n) = redirect.get(s) {
             *s = n;
         }
     }
-    story
+    (story, decisions)
 }
 
 /// Clusters and scores against the gold labels.
@@ -198,7 +213,11 @@ pub fn pair_examples(
 /// Every set weighs the same in the fit, however many examples it gives,
 /// so that one large set (11,000 headlines) does not decide the weights for
 /// all the others. Thresholds are set afterwards by [`tune_join_threshold`].
-pub fn fit(sets: &[Vec<([f32; 13], bool)>], signals: Signals) -> Model {
+pub fn fit(
+    sets: &[Vec<([f32; 13], bool)>],
+    signals: Signals,
+    boost: &storyweave_engine::trees::BoostParams,
+) -> Model {
     let n_sets = sets.iter().filter(|s| !s.is_empty()).count().max(1) as f64;
     let total: usize = sets.iter().map(Vec::len).sum();
     let mut xs = Vec::with_capacity(total);
@@ -217,7 +236,7 @@ pub fn fit(sets: &[Vec<([f32; 13], bool)>], signals: Signals) -> Model {
         *a = signals.uses(j);
     }
     let (mean, scale, weights, bias) = fit_logistic(&xs, &ys, &ws, &active, 1.0);
-    Model {
+    let mut model = Model {
         features: FEATURE_NAMES.iter().map(|s| s.to_string()).collect(),
         mean,
         scale,
@@ -225,7 +244,48 @@ pub fn fit(sets: &[Vec<([f32; 13], bool)>], signals: Signals) -> Model {
         bias,
         join_threshold: 0.5,
         merge_threshold: 0.9,
+        trees: Vec::new(),
+    };
+    let linear = Scorer {
+        model: model.clone(),
+        signals,
+    };
+    model.trees = fit_trees(&linear, &xs, &ys, &ws, boost);
+    model
+}
+
+/// The same labelled stream with its stories packed together in time: each
+/// gold story keeps its own internal gaps but starts at a point of a
+/// `hours`-long span drawn from its label (deterministic). None when fewer
+/// than half the articles are dated (nothing to pack).
+pub fn dense_timeline(records: &[(Article, String)], hours: f64) -> Option<Vec<(Article, String)>> {
+    let dated = records.iter().filter(|(a, _)| a.published_at.is_some()).count();
+    if dated * 2 < records.len() || records.is_empty() {
+        return None;
     }
+    let origin = records.iter().filter_map(|(a, _)| a.published_at).min()?;
+    let mut first: FxHashMap<&str, chrono::DateTime<chrono::Utc>> = FxHashMap::default();
+    for (a, s) in records {
+        if let Some(t) = a.published_at {
+            let e = first.entry(s.as_str()).or_insert(t);
+            *e = (*e).min(t);
+        }
+    }
+    let span = (hours * 3600.0).max(1.0) as u64;
+    Some(
+        records
+            .iter()
+            .map(|(a, s)| {
+                let mut a = a.clone();
+                if let (Some(t), Some(f)) = (a.published_at, first.get(s.as_str())) {
+                    let h = Sha256::digest(s.as_bytes());
+                    let offset = u64::from_le_bytes(h[..8].try_into().expect("8 bytes")) % span;
+                    a.published_at = Some(origin + (t - *f) + chrono::Duration::seconds(offset as i64));
+                }
+                (a, s.clone())
+            })
+            .collect(),
+    )
 }
 
 /// A labelled stream for threshold tuning.
@@ -279,4 +339,56 @@ pub fn tune_join_threshold(
 /// Merging is rarer than joining: a story must fit another clearly.
 pub fn merge_threshold_for(join: f32) -> f32 {
     (join + (1.0 - join) * 0.6).min(0.98)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{Duration, TimeZone, Utc};
+
+    fn rec(story: &str, day: i64, hour: i64) -> (Article, String) {
+        let mut a = Article::new(None, format!("{story} {day} {hour}"));
+        a.published_at = Some(Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap() + Duration::days(day) + Duration::hours(hour));
+        (a, story.to_string())
+    }
+
+    #[test]
+    fn dense_timeline_packs_stories_and_keeps_their_gaps() {
+        // Three stories months apart, each with a 5-hour internal gap.
+        let records = vec![
+            rec("a", 0, 0),
+            rec("a", 0, 5),
+            rec("b", 90, 0),
+            rec("b", 90, 5),
+            rec("c", 200, 0),
+            rec("c", 200, 5),
+        ];
+        let dense = dense_timeline(&records, 48.0).unwrap();
+        let t = |i: usize| dense[i].0.published_at.unwrap();
+        for i in [0, 2, 4] {
+            assert_eq!(t(i + 1) - t(i), Duration::hours(5), "gap inside a story kept");
+        }
+        let starts = [t(0), t(2), t(4)];
+        let lo = *starts.iter().min().unwrap();
+        let hi = *starts.iter().max().unwrap();
+        assert!(hi - lo <= Duration::hours(48), "{lo} .. {hi}");
+        // Packed from the first date of the set on.
+        assert!(lo >= records[0].0.published_at.unwrap());
+        // Labels and texts unchanged; the same input packs the same way.
+        for (d, r) in dense.iter().zip(&records) {
+            assert_eq!((d.0.text.as_str(), d.1.as_str()), (r.0.text.as_str(), r.1.as_str()));
+        }
+        let again = dense_timeline(&records, 48.0).unwrap();
+        assert!(dense.iter().zip(&again).all(|(x, y)| x.0.published_at == y.0.published_at));
+    }
+
+    #[test]
+    fn dense_timeline_skips_mostly_undated_sets() {
+        let mut records = vec![rec("a", 0, 0), rec("a", 0, 1), rec("b", 3, 0)];
+        for r in records.iter_mut().take(2) {
+            r.0.published_at = None;
+        }
+        assert!(dense_timeline(&records, 48.0).is_none());
+        assert!(dense_timeline(&[], 48.0).is_none());
+    }
 }
