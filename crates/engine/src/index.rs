@@ -1,6 +1,6 @@
 //! [`StoryIndex`]: the live stories and the online assignment of articles.
 
-use std::collections::VecDeque;
+use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::ann::CentroidIndex;
 use crate::docfreq::DocFreq;
 use crate::features::{Features, Signals};
+use crate::members::Members;
 use crate::scorer::{Explanation, Scorer};
 use crate::terms::{fnv1a, term_counts, Term};
 
@@ -45,10 +46,24 @@ pub struct EngineConfig {
     pub df_window: usize,
     /// Members kept per story for the nearest-member signal.
     pub nearest_members: usize,
-    /// Undated streams cannot expire by time: keep at most this many live stories.
+    /// Undated streams cannot expire by time: keep at most this many live
+    /// stories (the least recently updated go first). Dated streams stay
+    /// under it too.
     pub max_live_stories: usize,
+    /// Terms kept per story and language for the lexical signal: beyond
+    /// this many, the lowest TF-IDF weights are dropped (their mass stays
+    /// in the profile's norm). Bounds a long-running story's memory.
+    #[serde(default = "default_lexical_terms")]
+    pub lexical_terms: usize,
     pub signals: Signals,
 }
+
+fn default_lexical_terms() -> usize {
+    LEXICAL_TERMS
+}
+
+/// See [`EngineConfig::lexical_terms`].
+pub const LEXICAL_TERMS: usize = 512;
 
 impl Default for EngineConfig {
     fn default() -> Self {
@@ -57,7 +72,8 @@ impl Default for EngineConfig {
             max_candidates: 16,
             df_window: 20_000,
             nearest_members: 32,
-            max_live_stories: 200_000,
+            max_live_stories: 1_000_000,
+            lexical_terms: LEXICAL_TERMS,
             signals: Signals::All,
         }
     }
@@ -97,9 +113,25 @@ impl Decision {
     }
 }
 
+/// The primary language subtag, held in place: primary subtags have at
+/// most 8 letters (longer tags are cut), and zero padding sorts like the
+/// string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+struct Lang([u8; 8]);
+
+impl Lang {
+    fn of(tag: &str) -> Lang {
+        let primary = tag.split('-').next().unwrap_or("und").as_bytes();
+        let mut b = [0u8; 8];
+        let n = primary.len().min(8);
+        b[..n].copy_from_slice(&primary[..n]);
+        Lang(b)
+    }
+}
+
 /// An article as the engine keeps it.
 struct Prepared {
-    lang: String,
+    lang: Lang,
     time: Option<i64>,
     e5: Vec<f32>,
     use_vec: Option<Vec<f32>>,
@@ -108,29 +140,156 @@ struct Prepared {
     terms: Vec<(Term, f32)>,
 }
 
-struct Member {
-    e5: Vec<f32>,
-    use_vec: Option<Vec<f32>>,
-}
-
-#[derive(Default)]
+/// A story's terms in one language: summed `1 + ln tf` per term.
 struct LexProfile {
-    weights: FxHashMap<Term, f32>,
+    lang: Lang,
+    /// Sorted, parallel to `weights`.
+    terms: Vec<Term>,
+    weights: Vec<f32>,
+    /// Squared IDF-weighted weights of the terms dropped by the cap (at
+    /// their IDF when dropped): the norm keeps counting them, so a capped
+    /// profile scores like the full one minus the dropped terms' overlap.
+    dropped_sq: f32,
     /// Norm of the IDF-weighted profile, refreshed on every update.
     norm: f32,
+}
+
+impl LexProfile {
+    fn new(lang: Lang) -> Self {
+        LexProfile {
+            lang,
+            terms: Vec::new(),
+            weights: Vec::new(),
+            dropped_sq: 0.0,
+            norm: 0.0,
+        }
+    }
+
+    fn weight(&self, t: Term) -> Option<f32> {
+        self.terms.binary_search(&t).ok().map(|i| self.weights[i])
+    }
+
+    /// Adds term weights (sorted by term) into the profile.
+    fn add(&mut self, add: &[(Term, f32)]) {
+        let (a, b) = (&self.terms, add);
+        // Exact sizes: most profiles never change again.
+        let mut n = 0;
+        let (mut i, mut j) = (0, 0);
+        while i < a.len() || j < b.len() {
+            match (a.get(i), b.get(j)) {
+                (Some(x), Some((y, _))) if x == y => (i, j) = (i + 1, j + 1),
+                (Some(x), Some((y, _))) if x < y => i += 1,
+                (Some(_), None) => i += 1,
+                _ => j += 1,
+            }
+            n += 1;
+        }
+        if n == a.len() {
+            for (t, w) in add {
+                if let Ok(k) = self.terms.binary_search(t) {
+                    self.weights[k] += w;
+                }
+            }
+            return;
+        }
+        let mut terms = Vec::with_capacity(n);
+        let mut weights = Vec::with_capacity(n);
+        let (mut i, mut j) = (0, 0);
+        while i < a.len() || j < b.len() {
+            match (a.get(i), b.get(j)) {
+                (Some(x), Some((y, w))) if x == y => {
+                    terms.push(*x);
+                    weights.push(self.weights[i] + w);
+                    (i, j) = (i + 1, j + 1);
+                }
+                (Some(x), Some((y, _))) if x < y => {
+                    terms.push(*x);
+                    weights.push(self.weights[i]);
+                    i += 1;
+                }
+                (Some(x), None) => {
+                    terms.push(*x);
+                    weights.push(self.weights[i]);
+                    i += 1;
+                }
+                (_, Some((y, w))) => {
+                    terms.push(*y);
+                    weights.push(*w);
+                    j += 1;
+                }
+                (None, None) => unreachable!(),
+            }
+        }
+        self.terms = terms;
+        self.weights = weights;
+    }
+
+    /// Drops the lowest IDF-weighted terms beyond `cap` (ties: the larger
+    /// term id goes), then refreshes the norm.
+    fn cap_and_norm(&mut self, cap: usize, df: &DocFreq) {
+        let idf: Vec<f32> = self.terms.iter().map(|t| df.idf(*t)).collect();
+        if self.terms.len() > cap {
+            let mut order: Vec<usize> = (0..self.terms.len()).collect();
+            let score = |i: usize| self.weights[i] * idf[i];
+            order.sort_unstable_by(|&x, &y| {
+                score(y)
+                    .total_cmp(&score(x))
+                    .then(self.terms[x].cmp(&self.terms[y]))
+            });
+            let mut keep = vec![false; self.terms.len()];
+            for &i in &order[..cap] {
+                keep[i] = true;
+            }
+            // Summed in term order, like the norm.
+            for (i, k) in keep.iter().enumerate() {
+                if !k {
+                    self.dropped_sq += score(i).powi(2);
+                }
+            }
+            let (mut terms, mut weights) = (Vec::with_capacity(cap), Vec::with_capacity(cap));
+            let mut kept_idf = Vec::with_capacity(cap);
+            for (i, k) in keep.iter().enumerate() {
+                if *k {
+                    terms.push(self.terms[i]);
+                    weights.push(self.weights[i]);
+                    kept_idf.push(idf[i]);
+                }
+            }
+            self.terms = terms;
+            self.weights = weights;
+            self.norm = norm_of(&self.weights, &kept_idf, self.dropped_sq);
+        } else {
+            self.norm = norm_of(&self.weights, &idf, self.dropped_sq);
+        }
+    }
+}
+
+/// Sorted by term, so the float sum does not depend on arrival order.
+fn norm_of(weights: &[f32], idf: &[f32], dropped_sq: f32) -> f32 {
+    let sq: f32 = weights
+        .iter()
+        .zip(idf)
+        .map(|(w, i)| (w * i).powi(2))
+        .sum::<f32>();
+    (sq + dropped_sq).sqrt()
 }
 
 struct Story {
     id: StoryId,
     articles: Vec<String>,
-    e5_sum: Vec<f32>,
+    /// The last `nearest_members` members' vectors (quantised).
+    members: Members,
+    /// f32 sums of the members that left `members`: empty until one does.
+    /// The centroid is this plus the sum of `members`.
+    e5_rest: Vec<f32>,
+    use_rest: Vec<f32>,
     e5_norm: f32,
-    use_sum: Vec<f32>,
     use_n: u32,
     use_norm: f32,
-    recent: VecDeque<Member>,
-    entities: FxHashMap<u64, u32>,
-    lex: FxHashMap<String, LexProfile>,
+    /// (entity key, articles naming it), sorted by key.
+    entities: Vec<(u64, u32)>,
+    /// Sorted by language.
+    lex: Vec<LexProfile>,
     t_min: Option<i64>,
     t_max: Option<i64>,
     t_sum: f64,
@@ -138,19 +297,156 @@ struct Story {
     last_seq: u64,
 }
 
+impl Story {
+    fn entity(&self, k: u64) -> Option<u32> {
+        self.entities
+            .binary_search_by_key(&k, |e| e.0)
+            .ok()
+            .map(|i| self.entities[i].1)
+    }
+
+    fn profile(&self, lang: Lang) -> Option<&LexProfile> {
+        self.lex.iter().find(|p| p.lang == lang)
+    }
+
+    /// The unnormalised e5 centroid.
+    fn e5_sum(&self) -> Vec<f32> {
+        let mut sum = self.e5_rest.clone();
+        for m in self.members.iter() {
+            m.e5.add_into(&mut sum);
+        }
+        sum
+    }
+
+    fn use_sum(&self) -> Vec<f32> {
+        let mut sum = self.use_rest.clone();
+        for m in self.members.iter() {
+            if let Some(u) = m.use_vec {
+                u.add_into(&mut sum);
+            }
+        }
+        sum
+    }
+
+    /// `q` · the e5 centroid (unnormalised), without decoding it.
+    fn e5_sum_dot(&self, q: &[f32]) -> f32 {
+        self.members
+            .iter()
+            .fold(dot(q, &self.e5_rest), |acc, m| acc + m.e5.dot(q))
+    }
+
+    /// Refreshes both norms; returns the e5 centroid (for the ANN index).
+    fn refresh_norms(&mut self) -> Vec<f32> {
+        let e5 = self.e5_sum();
+        self.e5_norm = norm(&e5);
+        if self.use_n > 0 {
+            self.use_norm = norm(&self.use_sum());
+        }
+        e5
+    }
+
+    /// Spills the oldest members into the f32 sums beyond `keep`.
+    fn trim_members(&mut self, keep: usize) {
+        while self.members.len() > keep {
+            self.members
+                .pop_front_into(&mut self.e5_rest, &mut self.use_rest);
+        }
+    }
+}
+
+/// The live stories naming one entity key. Candidate retrieval only reads
+/// short lists; long ones (common entities) become sets, so that adding
+/// and removing a story stays O(1) at any size.
+enum Posting {
+    Few(Vec<StoryId>),
+    Many(FxHashSet<StoryId>),
+}
+
+/// Lists longer than this are not used to find candidates.
+const ENTITY_LIST_MAX: usize = 64;
+
+impl Posting {
+    fn len(&self) -> usize {
+        match self {
+            Posting::Few(v) => v.len(),
+            Posting::Many(s) => s.len(),
+        }
+    }
+
+    fn contains(&self, id: StoryId) -> bool {
+        match self {
+            Posting::Few(v) => v.contains(&id),
+            Posting::Many(s) => s.contains(&id),
+        }
+    }
+
+    fn insert(&mut self, id: StoryId) {
+        match self {
+            Posting::Few(v) => {
+                if !v.contains(&id) {
+                    v.push(id);
+                    if v.len() > ENTITY_LIST_MAX {
+                        *self = Posting::Many(v.iter().copied().collect());
+                    }
+                }
+            }
+            Posting::Many(s) => {
+                s.insert(id);
+            }
+        }
+    }
+
+    /// Whether `id` was there.
+    fn remove(&mut self, id: StoryId) -> bool {
+        match self {
+            Posting::Few(v) => match v.iter().position(|x| *x == id) {
+                Some(pos) => {
+                    v.remove(pos);
+                    true
+                }
+                None => false,
+            },
+            Posting::Many(s) => {
+                let was = s.remove(&id);
+                // Back to a list well below the switch, so that a story
+                // coming and going does not convert it every time.
+                if s.len() <= ENTITY_LIST_MAX / 2 {
+                    let mut v: Vec<StoryId> = s.iter().copied().collect();
+                    v.sort_unstable();
+                    *self = Posting::Few(v);
+                }
+                was
+            }
+        }
+    }
+
+    /// The ids, in an order that callers must not depend on.
+    fn for_each(&self, mut f: impl FnMut(StoryId)) {
+        match self {
+            Posting::Few(v) => v.iter().for_each(|id| f(*id)),
+            Posting::Many(s) => s.iter().for_each(|id| f(*id)),
+        }
+    }
+}
+
 /// The live stories and everything needed to place the next article.
 ///
 /// Invariants: an article is in exactly one live story; story ids only
 /// grow; the same articles in the same order give the same stories (no
-/// randomness, no hash-order dependence: maps use a fixed hasher and ties
-/// break on the lower story id).
+/// randomness, no hash-order dependence: maps use a fixed hasher, results
+/// never depend on iteration order, and ties break on the lower story id).
+/// `by_time` and `by_seq` hold exactly the live stories (those with a time
+/// for `by_time`), so expiry never scans them all.
 pub struct StoryIndex {
     config: EngineConfig,
     scorer: Scorer,
-    stories: FxHashMap<StoryId, Story>,
-    /// Live story ids in creation order (for deterministic scans).
-    live: Vec<StoryId>,
-    entity_stories: FxHashMap<u64, Vec<StoryId>>,
+    /// Boxed: growing the map moves pointers, not stories.
+    stories: FxHashMap<StoryId, Box<Story>>,
+    /// (t_max, id) of the live stories with a time: the time expiry order.
+    by_time: BTreeSet<(i64, StoryId)>,
+    /// (last_seq, id) of the live stories: the live-cap expiry order.
+    by_seq: BTreeSet<(u64, StoryId)>,
+    entity_stories: FxHashMap<u64, Posting>,
     df_terms: DocFreq,
     df_entities: DocFreq,
     next_id: StoryId,
@@ -162,9 +458,9 @@ pub struct StoryIndex {
 
 const HOUR: f64 = 3600.0;
 
-/// Below this many live stories an exact scan of the centroids costs under
-/// ~1.3 ms (0.32 µs a story, measured by `storyweave bench cluster`) and is
-/// exact; above it the HNSW index takes over.
+/// Below this many live stories an exact scan of the centroids (computed
+/// from the quantised members) is cheap and exact; above it the HNSW index
+/// takes over.
 const EXACT_SCAN_BELOW: usize = 4096;
 
 fn dot(a: &[f32], b: &[f32]) -> f32 {
@@ -183,7 +479,8 @@ impl StoryIndex {
             config,
             scorer,
             stories: FxHashMap::default(),
-            live: Vec::new(),
+            by_time: BTreeSet::new(),
+            by_seq: BTreeSet::new(),
             entity_stories: FxHashMap::default(),
             next_id: 1,
             seq: 0,
@@ -202,12 +499,61 @@ impl StoryIndex {
     }
 
     pub fn live_stories(&self) -> usize {
-        self.live.len()
+        self.stories.len()
     }
 
     /// Members of a live story, in arrival order.
     pub fn story_articles(&self, id: StoryId) -> Option<&[String]> {
         self.stories.get(&id).map(|s| s.articles.as_slice())
+    }
+
+    /// Approximate heap bytes of the live stories, by part: for
+    /// `bench cluster` (allocator overhead not included).
+    pub fn memory_breakdown(&self) -> Vec<(&'static str, usize)> {
+        let (mut members, mut rest, mut articles, mut entities, mut lex, mut shells) =
+            (0, 0, 0, 0, 0, 0);
+        for s in self.stories.values() {
+            shells += std::mem::size_of::<Story>();
+            members += s.members.heap_bytes();
+            rest += (s.e5_rest.capacity() + s.use_rest.capacity()) * 4;
+            articles += s.articles.capacity() * std::mem::size_of::<String>()
+                + s.articles.iter().map(String::capacity).sum::<usize>();
+            entities += s.entities.capacity() * 16;
+            lex += s.lex.capacity() * std::mem::size_of::<LexProfile>()
+                + s.lex
+                    .iter()
+                    .map(|p| p.terms.capacity() * 8 + p.weights.capacity() * 4)
+                    .sum::<usize>();
+        }
+        let postings: usize = self
+            .entity_stories
+            .values()
+            .map(|p| {
+                48 + match p {
+                    Posting::Few(v) => v.capacity() * 8,
+                    Posting::Many(s) => s.capacity() * 9,
+                }
+            })
+            .sum();
+        vec![
+            ("story records", shells + self.stories.capacity() * 17),
+            ("member vectors (i8)", members),
+            ("spilled member sums (f32)", rest),
+            ("article ids", articles),
+            ("entity counts", entities),
+            ("lexical profiles", lex),
+            ("entity postings", postings),
+            (
+                "expiry order",
+                (self.by_time.len() + self.by_seq.len()) * 24,
+            ),
+            (
+                "centroid index",
+                self.centroids
+                    .as_ref()
+                    .map_or(0, CentroidIndex::memory_bytes),
+            ),
+        ]
     }
 
     fn prepare(&self, a: &ArticleInput) -> Prepared {
@@ -219,7 +565,7 @@ impl StoryIndex {
         entities.sort_unstable();
         entities.dedup();
         Prepared {
-            lang: a.lang.split('-').next().unwrap_or("und").to_string(),
+            lang: Lang::of(&a.lang),
             time: a.time.map(|t| t.timestamp()),
             e5: a.e5.clone(),
             use_vec: a.use_vec.clone(),
@@ -229,31 +575,39 @@ impl StoryIndex {
     }
 
     fn features(&self, a: &Prepared, s: &Story) -> Features {
+        // One pass over the members gives both the centroid (their sum,
+        // plus the spilled rest) and the nearest member.
+        let a_use = a.use_vec.as_deref().filter(|_| s.use_n > 0);
+        let mut e5_dot = dot(&a.e5, &s.e5_rest);
+        let mut e5_best = f32::MIN;
+        let mut use_dot = a_use.map_or(0.0, |u| dot(u, &s.use_rest));
+        let mut use_best = f32::MIN;
+        for m in s.members.iter() {
+            let d = m.e5.dot(&a.e5);
+            e5_dot += d;
+            e5_best = e5_best.max(d);
+            if let (Some(u), Some(mu)) = (a_use, m.use_vec) {
+                let d = mu.dot(u);
+                use_dot += d;
+                use_best = use_best.max(d);
+            }
+        }
         let mut f = Features {
-            e5_centroid: dot(&a.e5, &s.e5_sum) / s.e5_norm,
+            e5_centroid: e5_dot / s.e5_norm,
             ..Default::default()
         };
-        f.e5_nearest = s
-            .recent
-            .iter()
-            .map(|m| dot(&a.e5, &m.e5))
-            .fold(f32::MIN, f32::max)
-            .max(f.e5_centroid);
-        if let (Some(u), true) = (&a.use_vec, s.use_n > 0) {
+        f.e5_nearest = e5_best.max(f.e5_centroid);
+        if a_use.is_some() {
             f.use_known = 1.0;
-            f.use_centroid = dot(u, &s.use_sum) / s.use_norm;
-            f.use_nearest = s
-                .recent
-                .iter()
-                .filter_map(|m| m.use_vec.as_ref().map(|v| dot(u, v)))
-                .fold(f.use_centroid, f32::max);
+            f.use_centroid = use_dot / s.use_norm;
+            f.use_nearest = use_best.max(f.use_centroid);
         }
         if !a.entities.is_empty() {
             let (mut shared_mass, mut total, mut shared) = (0f32, 0f32, 0u32);
             for k in &a.entities {
                 let idf = self.df_entities.idf(*k);
                 total += idf;
-                if let Some(&c) = s.entities.get(k) {
+                if let Some(c) = s.entity(*k) {
                     let frac = c as f32 / s.articles.len() as f32;
                     shared_mass += idf * (2.0 * frac).min(1.0);
                     shared += 1;
@@ -262,14 +616,14 @@ impl StoryIndex {
             f.entity_overlap = shared_mass / total.max(1e-6);
             f.entity_shared = (1.0 + shared as f32).ln();
         }
-        if let Some(profile) = s.lex.get(&a.lang) {
+        if let Some(profile) = s.profile(a.lang) {
             f.lexical_known = 1.0;
             let (mut d, mut na) = (0f32, 0f32);
             for (t, w) in &a.terms {
                 let idf = self.df_terms.idf(*t);
                 let wa = w * idf;
                 na += wa * wa;
-                if let Some(ws) = profile.weights.get(t) {
+                if let Some(ws) = profile.weight(*t) {
                     d += wa * ws * idf;
                 }
             }
@@ -310,7 +664,7 @@ impl StoryIndex {
         let k = self.config.max_candidates;
         let mut ids: Vec<StoryId> = match &self.centroids {
             // The window filter runs inside the graph walk, so k in-window stories come back.
-            Some(c) if self.live.len() >= EXACT_SCAN_BELOW => c
+            Some(c) if self.stories.len() >= EXACT_SCAN_BELOW => c
                 .search_where(&a.e5, k, |id| {
                     self.stories.get(&id).is_some_and(|s| self.in_window(a, s))
                 })
@@ -318,12 +672,12 @@ impl StoryIndex {
                 .map(|(id, _)| id)
                 .collect(),
             _ => {
+                // Map order does not matter: the top k under (score, id) is unique.
                 let mut scored: Vec<(f32, StoryId)> = self
-                    .live
-                    .iter()
-                    .filter_map(|id| self.stories.get(id))
+                    .stories
+                    .values()
                     .filter(|s| self.in_window(a, s))
-                    .map(|s| (dot(&a.e5, &s.e5_sum) / s.e5_norm, s.id))
+                    .map(|s| (s.e5_sum_dot(&a.e5) / s.e5_norm, s.id))
                     .collect();
                 if scored.len() > k {
                     scored.select_nth_unstable_by(k - 1, |x, y| {
@@ -336,14 +690,13 @@ impl StoryIndex {
         };
         if self.config.signals == Signals::All {
             // Rare shared entities find a story even when its vectors drifted.
+            // Each story's weight is summed in the article's (sorted) entity order.
             let mut by_entity: FxHashMap<StoryId, f32> = FxHashMap::default();
             for k in &a.entities {
                 let idf = self.df_entities.idf(*k);
                 if let Some(list) = self.entity_stories.get(k) {
-                    if list.len() <= 64 {
-                        for id in list {
-                            *by_entity.entry(*id).or_insert(0.0) += idf;
-                        }
+                    if list.len() <= ENTITY_LIST_MAX {
+                        list.for_each(|id| *by_entity.entry(id).or_insert(0.0) += idf);
                     }
                 }
             }
@@ -460,8 +813,8 @@ impl StoryIndex {
     /// The signals between `a` and a story made of `b` alone.
     pub fn pair_features(&self, a: &ArticleInput, b: &ArticleInput) -> Features {
         let pb = self.prepare(b);
-        let mut s = self.empty_story(0);
-        self.fill(&mut s, b, &pb);
+        let mut s = empty_story(0);
+        fill(&self.config, &self.df_terms, &mut s, b, &pb);
         self.features(&self.prepare(a), &s)
     }
 
@@ -486,104 +839,55 @@ impl StoryIndex {
 
     fn insert_story(&mut self, id: StoryId) {
         self.next_id = self.next_id.max(id + 1);
-        let s = self.empty_story(id);
+        let s = Box::new(empty_story(id));
+        self.by_seq.insert((s.last_seq, id));
         self.stories.insert(id, s);
-        self.live.push(id);
-    }
-
-    fn empty_story(&self, id: StoryId) -> Story {
-        Story {
-            id,
-            articles: Vec::new(),
-            e5_sum: Vec::new(),
-            e5_norm: 1.0,
-            use_sum: Vec::new(),
-            use_n: 0,
-            use_norm: 1.0,
-            recent: VecDeque::new(),
-            entities: FxHashMap::default(),
-            lex: FxHashMap::default(),
-            t_min: None,
-            t_max: None,
-            t_sum: 0.0,
-            t_n: 0,
-            last_seq: 0,
-        }
     }
 
     fn add_member(&mut self, id: StoryId, a: &ArticleInput, p: &Prepared) {
-        let Some(mut s) = self.stories.remove(&id) else {
+        let Some(s) = self.stories.get_mut(&id) else {
             return;
         };
-        for k in &p.entities {
-            if !s.entities.contains_key(k) {
-                let list = self.entity_stories.entry(*k).or_default();
-                if !list.contains(&id) {
-                    list.push(id);
-                }
+        let (old_t, old_seq) = (s.t_max, s.last_seq);
+        let new_keys: Vec<u64> = p
+            .entities
+            .iter()
+            .copied()
+            .filter(|k| s.entity(*k).is_none())
+            .collect();
+        let e5 = fill(&self.config, &self.df_terms, s, a, p);
+        s.last_seq = self.seq;
+        let (new_t, new_seq) = (s.t_max, s.last_seq);
+        if old_t != new_t {
+            if let Some(t) = old_t {
+                self.by_time.remove(&(t, id));
+            }
+            if let Some(t) = new_t {
+                self.by_time.insert((t, id));
             }
         }
-        self.fill(&mut s, a, p);
-        s.last_seq = self.seq;
-        self.stories.insert(id, s);
-        self.sync_centroid(id);
+        if old_seq != new_seq {
+            self.by_seq.remove(&(old_seq, id));
+            self.by_seq.insert((new_seq, id));
+        }
+        for k in new_keys {
+            self.entity_stories
+                .entry(k)
+                .or_insert_with(|| Posting::Few(Vec::new()))
+                .insert(id);
+        }
+        self.sync_centroid(id, &e5);
     }
 
-    fn sync_centroid(&mut self, id: StoryId) {
-        let Some(s) = self.stories.get(&id) else {
-            return;
-        };
-        if s.e5_sum.is_empty() {
+    fn sync_centroid(&mut self, id: StoryId, e5_sum: &[f32]) {
+        if e5_sum.is_empty() {
             return;
         }
         let c = self
             .centroids
-            .get_or_insert_with(|| CentroidIndex::new(s.e5_sum.len()));
+            .get_or_insert_with(|| CentroidIndex::new(e5_sum.len()));
         // A wrong dimension is an upstream bug; the exact scan still sees the story.
-        let _ = c.upsert(id, &s.e5_sum);
-    }
-
-    fn fill(&self, s: &mut Story, a: &ArticleInput, p: &Prepared) {
-        s.articles.push(a.id.clone());
-        add_into(&mut s.e5_sum, &p.e5);
-        s.e5_norm = norm(&s.e5_sum);
-        if let Some(u) = &p.use_vec {
-            add_into(&mut s.use_sum, u);
-            s.use_n += 1;
-            s.use_norm = norm(&s.use_sum);
-        }
-        s.recent.push_back(Member {
-            e5: p.e5.clone(),
-            use_vec: p.use_vec.clone(),
-        });
-        if s.recent.len() > self.config.nearest_members {
-            s.recent.pop_front();
-        }
-        for k in &p.entities {
-            *s.entities.entry(*k).or_insert(0) += 1;
-        }
-        let profile = s.lex.entry(p.lang.clone()).or_default();
-        for (t, w) in &p.terms {
-            *profile.weights.entry(*t).or_insert(0.0) += w;
-        }
-        profile.norm = self.profile_norm(profile);
-        if let Some(t) = p.time {
-            s.t_min = Some(s.t_min.map_or(t, |m| m.min(t)));
-            s.t_max = Some(s.t_max.map_or(t, |m| m.max(t)));
-            s.t_sum += t as f64;
-            s.t_n += 1;
-        }
-    }
-
-    fn profile_norm(&self, profile: &LexProfile) -> f32 {
-        let mut terms: Vec<(&Term, &f32)> = profile.weights.iter().collect();
-        // Sorted so the float sum does not depend on map order.
-        terms.sort_unstable_by_key(|(t, _)| **t);
-        terms
-            .iter()
-            .map(|(t, w)| (**w * self.df_terms.idf(**t)).powi(2))
-            .sum::<f32>()
-            .sqrt()
+        let _ = c.upsert(id, e5_sum);
     }
 
     /// How well story `a` fits into story `b`, scored like an article: its
@@ -596,104 +900,103 @@ impl StoryIndex {
             (sb, sa)
         };
         let half = small.articles.len().div_ceil(2) as u32;
-        let mut entities: Vec<u64> = small
+        let entities: Vec<u64> = small
             .entities
             .iter()
-            .filter(|(_, c)| **c >= half)
+            .filter(|(_, c)| *c >= half)
             .map(|(k, _)| *k)
             .collect();
-        entities.sort_unstable();
-        let lang = small
-            .lex
-            .iter()
-            .max_by_key(|(l, p)| (p.weights.len(), (*l).clone()))
-            .map(|(l, _)| l.clone())
+        let profile = small.lex.iter().max_by_key(|p| (p.terms.len(), p.lang));
+        let lang = profile.map(|p| p.lang).unwrap_or_default();
+        let terms: Vec<(Term, f32)> = profile
+            .map(|p| {
+                p.terms
+                    .iter()
+                    .copied()
+                    .zip(p.weights.iter().copied())
+                    .collect()
+            })
             .unwrap_or_default();
-        let mut terms: Vec<(Term, f32)> = small
-            .lex
-            .get(&lang)
-            .map(|p| p.weights.iter().map(|(t, w)| (*t, *w)).collect())
-            .unwrap_or_default();
-        terms.sort_unstable_by_key(|(t, _)| *t);
         let pseudo = Prepared {
             lang,
             time: (small.t_n > 0).then(|| (small.t_sum / small.t_n as f64) as i64),
-            e5: small.e5_sum.iter().map(|v| v / small.e5_norm).collect(),
+            e5: small.e5_sum().iter().map(|v| v / small.e5_norm).collect(),
             use_vec: (small.use_n > 0)
-                .then(|| small.use_sum.iter().map(|v| v / small.use_norm).collect()),
+                .then(|| small.use_sum().iter().map(|v| v / small.use_norm).collect()),
             entities,
             terms,
         };
         Some(self.scorer.probability(&self.features(&pseudo, big)))
     }
 
+    /// Drops a story from the expiry orders and the entity postings.
+    fn unlink(&mut self, s: &Story) {
+        if let Some(t) = s.t_max {
+            self.by_time.remove(&(t, s.id));
+        }
+        self.by_seq.remove(&(s.last_seq, s.id));
+    }
+
     fn merge(&mut self, from: StoryId, into: StoryId) {
         let Some(src) = self.stories.remove(&from) else {
             return;
         };
-        self.live.retain(|id| *id != from);
-        let mut keys: Vec<u64> = src.entities.keys().copied().collect();
-        keys.sort_unstable();
-        for k in keys {
-            if let Some(list) = self.entity_stories.get_mut(&k) {
-                if let Some(pos) = list.iter().position(|id| *id == from) {
-                    list.remove(pos);
-                    if !list.contains(&into) {
-                        list.push(into);
-                    }
+        self.unlink(&src);
+        for (k, _) in &src.entities {
+            if let Some(list) = self.entity_stories.get_mut(k) {
+                if list.remove(from) && !list.contains(into) {
+                    list.insert(into);
                 }
             }
+        }
+        if let Some(c) = &mut self.centroids {
+            c.remove(from);
         }
         let Some(mut dst) = self.stories.remove(&into) else {
             return;
         };
+        self.unlink(&dst);
+        let src = *src;
+        dst.articles.reserve_exact(src.articles.len());
         dst.articles.extend(src.articles);
-        add_into(&mut dst.e5_sum, &src.e5_sum);
-        dst.e5_norm = norm(&dst.e5_sum);
-        if src.use_n > 0 {
-            add_into(&mut dst.use_sum, &src.use_sum);
-            dst.use_n += src.use_n;
-            dst.use_norm = norm(&dst.use_sum);
-        }
-        dst.recent.extend(src.recent);
-        while dst.recent.len() > self.config.nearest_members {
-            dst.recent.pop_front();
-        }
-        for (k, c) in src.entities {
-            *dst.entities.entry(k).or_insert(0) += c;
-        }
-        let mut langs: Vec<(String, LexProfile)> = src.lex.into_iter().collect();
-        langs.sort_by(|a, b| a.0.cmp(&b.0));
-        for (lang, p) in langs {
-            let mut ts: Vec<(Term, f32)> = p.weights.into_iter().collect();
-            ts.sort_unstable_by_key(|(t, _)| *t);
-            let dp = dst.lex.entry(lang).or_default();
-            for (t, w) in ts {
-                *dp.weights.entry(t).or_insert(0.0) += w;
+        add_into(&mut dst.e5_rest, &src.e5_rest);
+        add_into(&mut dst.use_rest, &src.use_rest);
+        dst.use_n += src.use_n;
+        // The oldest of the merged members spill first: dst's, then src's.
+        dst.members.append(src.members);
+        dst.trim_members(self.config.nearest_members);
+        dst.entities = merge_counts(&dst.entities, &src.entities);
+        for sp in src.lex {
+            match dst.lex.binary_search_by_key(&sp.lang, |p| p.lang) {
+                Ok(i) => {
+                    let add: Vec<(Term, f32)> = sp.terms.into_iter().zip(sp.weights).collect();
+                    let dp = &mut dst.lex[i];
+                    dp.add(&add);
+                    dp.dropped_sq += sp.dropped_sq;
+                }
+                Err(i) => dst.lex.insert(i, sp),
             }
         }
-        let mut langs: Vec<String> = dst.lex.keys().cloned().collect();
-        langs.sort();
-        for l in langs {
-            let n = self.profile_norm(&dst.lex[&l]);
-            if let Some(p) = dst.lex.get_mut(&l) {
-                p.norm = n;
-            }
+        for p in &mut dst.lex {
+            p.cap_and_norm(self.config.lexical_terms, &self.df_terms);
         }
         dst.t_min = [dst.t_min, src.t_min].into_iter().flatten().min();
         dst.t_max = [dst.t_max, src.t_max].into_iter().flatten().max();
         dst.t_sum += src.t_sum;
         dst.t_n += src.t_n;
         dst.last_seq = dst.last_seq.max(src.last_seq);
-        self.stories.insert(into, dst);
-        if let Some(c) = &mut self.centroids {
-            c.remove(from);
+        let e5 = dst.refresh_norms();
+        if let Some(t) = dst.t_max {
+            self.by_time.insert((t, into));
         }
-        self.sync_centroid(into);
+        self.by_seq.insert((dst.last_seq, into));
+        self.stories.insert(into, dst);
+        self.sync_centroid(into, &e5);
     }
 
     /// Retires stories that fell out of the time window, and the least
-    /// recently updated when an undated stream exceeds the live cap.
+    /// recently updated when the live cap is exceeded. Runs every 256
+    /// articles; its cost is in the stories retired, not the stories live.
     fn expire(&mut self) {
         if !self.seq.is_multiple_of(256) {
             return;
@@ -701,48 +1004,132 @@ impl StoryIndex {
         let horizon = self
             .now
             .map(|n| n - (2.0 * self.config.window_hours * HOUR) as i64);
-        let mut dead: FxHashSet<StoryId> = FxHashSet::default();
-        if let Some(h) = horizon {
-            for id in &self.live {
-                if self.stories[id].t_max.is_some_and(|t| t < h) {
-                    dead.insert(*id);
-                }
-            }
-        }
+        let mut dead: Vec<StoryId> = match horizon {
+            Some(h) => self
+                .by_time
+                .range(..(h, StoryId::MIN))
+                .map(|(_, id)| *id)
+                .collect(),
+            None => Vec::new(),
+        };
         let over = self
-            .live
+            .stories
             .len()
             .saturating_sub(dead.len())
             .saturating_sub(self.config.max_live_stories);
         if over > 0 {
-            let mut by_age: Vec<(u64, StoryId)> = self
-                .live
-                .iter()
-                .filter(|id| !dead.contains(id))
-                .map(|id| (self.stories[id].last_seq, *id))
-                .collect();
-            by_age.sort_unstable();
-            dead.extend(by_age.into_iter().take(over).map(|(_, id)| id));
+            let timed_out: FxHashSet<StoryId> = dead.iter().copied().collect();
+            dead.extend(
+                self.by_seq
+                    .iter()
+                    .map(|(_, id)| *id)
+                    .filter(|id| !timed_out.contains(id))
+                    .take(over),
+            );
         }
-        if dead.is_empty() {
-            return;
-        }
-        self.live.retain(|id| !dead.contains(id));
-        for id in &dead {
-            self.stories.remove(id);
-        }
-        if let Some(c) = &mut self.centroids {
-            let mut gone: Vec<StoryId> = dead.iter().copied().collect();
-            gone.sort_unstable();
-            for id in gone {
+        dead.sort_unstable();
+        for id in dead {
+            let Some(s) = self.stories.remove(&id) else {
+                continue;
+            };
+            self.unlink(&s);
+            for (k, _) in &s.entities {
+                if let Some(list) = self.entity_stories.get_mut(k) {
+                    list.remove(id);
+                    if list.len() == 0 {
+                        self.entity_stories.remove(k);
+                    }
+                }
+            }
+            if let Some(c) = &mut self.centroids {
                 c.remove(id);
             }
         }
-        self.entity_stories.retain(|_, list| {
-            list.retain(|id| !dead.contains(id));
-            !list.is_empty()
-        });
     }
+}
+
+fn empty_story(id: StoryId) -> Story {
+    Story {
+        id,
+        articles: Vec::new(),
+        members: Members::default(),
+        e5_rest: Vec::new(),
+        use_rest: Vec::new(),
+        e5_norm: 1.0,
+        use_n: 0,
+        use_norm: 1.0,
+        entities: Vec::new(),
+        lex: Vec::new(),
+        t_min: None,
+        t_max: None,
+        t_sum: 0.0,
+        t_n: 0,
+        last_seq: 0,
+    }
+}
+
+/// Adds an article to a story's state; returns the new e5 centroid
+/// (unnormalised) for the ANN index.
+fn fill(
+    config: &EngineConfig,
+    df_terms: &DocFreq,
+    s: &mut Story,
+    a: &ArticleInput,
+    p: &Prepared,
+) -> Vec<f32> {
+    s.articles.reserve_exact(1);
+    s.articles.push(a.id.clone());
+    s.members.push(&p.e5, p.use_vec.as_deref());
+    if p.use_vec.is_some() {
+        s.use_n += 1;
+    }
+    s.trim_members(config.nearest_members);
+    let counts: Vec<(u64, u32)> = p.entities.iter().map(|k| (*k, 1)).collect();
+    s.entities = merge_counts(&s.entities, &counts);
+    let i = match s.lex.binary_search_by_key(&p.lang, |l| l.lang) {
+        Ok(i) => i,
+        Err(i) => {
+            s.lex.insert(i, LexProfile::new(p.lang));
+            i
+        }
+    };
+    let profile = &mut s.lex[i];
+    profile.add(&p.terms);
+    profile.cap_and_norm(config.lexical_terms, df_terms);
+    if let Some(t) = p.time {
+        s.t_min = Some(s.t_min.map_or(t, |m| m.min(t)));
+        s.t_max = Some(s.t_max.map_or(t, |m| m.max(t)));
+        s.t_sum += t as f64;
+        s.t_n += 1;
+    }
+    s.refresh_norms()
+}
+
+/// Two (key, count) lists sorted by key, summed; sized exactly.
+fn merge_counts(a: &[(u64, u32)], b: &[(u64, u32)]) -> Vec<(u64, u32)> {
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].0.cmp(&b[j].0) {
+            std::cmp::Ordering::Less => {
+                out.push(a[i]);
+                i += 1;
+            }
+            std::cmp::Ordering::Greater => {
+                out.push(b[j]);
+                j += 1;
+            }
+            std::cmp::Ordering::Equal => {
+                out.push((a[i].0, a[i].1 + b[j].1));
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    out.extend_from_slice(&a[i..]);
+    out.extend_from_slice(&b[j..]);
+    out.shrink_to_fit();
+    out
 }
 
 fn add_into(sum: &mut Vec<f32>, v: &[f32]) {
@@ -752,5 +1139,245 @@ fn add_into(sum: &mut Vec<f32>, v: &[f32]) {
         for (s, x) in sum.iter_mut().zip(v) {
             *s += x;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::features::FEATURE_NAMES;
+
+    fn unit(seed: u64, around: Option<&[f32]>, spread: f32, dim: usize) -> Vec<f32> {
+        let mut s = seed.wrapping_mul(0x9e3779b97f4a7c15) | 1;
+        let mut v: Vec<f32> = (0..dim)
+            .map(|i| {
+                s ^= s << 13;
+                s ^= s >> 7;
+                s ^= s << 17;
+                around.map_or(0.0, |c| c[i])
+                    + spread * ((s >> 40) as f32 / (1u64 << 24) as f32 - 0.5)
+            })
+            .collect();
+        let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        v.iter_mut().for_each(|x| *x /= n);
+        v
+    }
+
+    fn article(id: &str, e5: Vec<f32>, use_vec: Option<Vec<f32>>, text: &str) -> ArticleInput {
+        ArticleInput {
+            id: id.into(),
+            lang: "en-GB".into(),
+            time: None,
+            e5,
+            use_vec,
+            entities: vec!["peru".into(), id.into()],
+            text: text.into(),
+        }
+    }
+
+    fn index(config: EngineConfig) -> StoryIndex {
+        StoryIndex::new(Scorer::default_for(Signals::All), config)
+    }
+
+    /// The dense signals from the quantised members match the f32 ones,
+    /// also once members spill into the f32 rest (nearest_members 4).
+    #[test]
+    fn dense_signals_match_f32() {
+        let config = EngineConfig {
+            nearest_members: 4,
+            ..EngineConfig::default()
+        };
+        let mut idx = index(config);
+        let centre = unit(1, None, 1.0, 384);
+        let use_centre = unit(2, None, 1.0, 512);
+        let members: Vec<(Vec<f32>, Vec<f32>)> = (0..10)
+            .map(|i| {
+                (
+                    unit(10 + i, Some(&centre), 0.15, 384),
+                    unit(20 + i, Some(&use_centre), 0.3, 512),
+                )
+            })
+            .collect();
+        let id = idx.force(
+            &article("m0", members[0].0.clone(), Some(members[0].1.clone()), "x"),
+            None,
+        );
+        for (i, (e, u)) in members.iter().enumerate().skip(1) {
+            idx.force(
+                &article(&format!("m{i}"), e.clone(), Some(u.clone()), "x"),
+                Some(id),
+            );
+        }
+        let s = &idx.stories[&id];
+        assert_eq!(s.members.len(), 4);
+        assert_eq!(s.articles.len(), 10);
+        let q = unit(99, Some(&centre), 0.2, 384);
+        let qu = unit(98, Some(&use_centre), 0.3, 512);
+        let f = idx.features(
+            &idx.prepare(&article("q", q.clone(), Some(qu.clone()), "x")),
+            s,
+        );
+        let sum = |vs: &mut dyn Iterator<Item = &Vec<f32>>| {
+            let mut acc = Vec::new();
+            vs.for_each(|v| add_into(&mut acc, v));
+            acc
+        };
+        let e5_sum = sum(&mut members.iter().map(|m| &m.0));
+        let use_sum = sum(&mut members.iter().map(|m| &m.1));
+        let centroid = dot(&q, &e5_sum) / norm(&e5_sum);
+        let nearest = members[6..]
+            .iter()
+            .map(|m| dot(&q, &m.0))
+            .fold(centroid, f32::max);
+        let use_centroid = dot(&qu, &use_sum) / norm(&use_sum);
+        let use_nearest = members[6..]
+            .iter()
+            .map(|m| dot(&qu, &m.1))
+            .fold(use_centroid, f32::max);
+        for (got, want) in [
+            (f.e5_centroid, centroid),
+            (f.e5_nearest, nearest),
+            (f.use_centroid, use_centroid),
+            (f.use_nearest, use_nearest),
+        ] {
+            assert!((got - want).abs() < 2e-3, "{got} vs {want}");
+        }
+        assert_eq!(f.use_known, 1.0);
+    }
+
+    #[test]
+    fn lexical_profile_is_capped_by_tfidf_and_keeps_its_norm() {
+        let df = DocFreq::new(100);
+        let mut p = LexProfile::new(Lang::of("en"));
+        // Terms 0..100 once, terms 0..10 nine more times: the heavy ten stay.
+        let once: Vec<(Term, f32)> = (0..100u64).map(|t| (t, 1.0)).collect();
+        p.add(&once);
+        for _ in 0..9 {
+            p.add(&once[..10]);
+        }
+        p.cap_and_norm(usize::MAX, &df);
+        let full = p.norm;
+        assert_eq!(p.terms.len(), 100);
+        p.cap_and_norm(20, &df);
+        assert_eq!(p.terms.len(), 20);
+        assert!(p.terms.windows(2).all(|w| w[0] < w[1]), "sorted");
+        assert_eq!(p.weight(3), Some(10.0));
+        // Ties among the light terms: the lower ids stay.
+        assert_eq!(p.weight(19), Some(1.0));
+        assert_eq!(p.weight(20), None);
+        assert!((p.norm - full).abs() < 1e-3 * full, "{} vs {full}", p.norm);
+        // A dropped term can come back.
+        p.add(&[(50, 1.0)]);
+        assert_eq!(p.weight(50), Some(1.0));
+    }
+
+    #[test]
+    fn long_texts_give_capped_profiles_and_merges_keep_them_capped() {
+        let config = EngineConfig {
+            lexical_terms: 8,
+            ..EngineConfig::default()
+        };
+        let mut idx = index(config);
+        let text: String = (0..40).map(|i| format!("t{i:02}word ")).collect();
+        let e = unit(5, None, 1.0, 384);
+        let a = idx.force(&article("a", e.clone(), None, &text), None);
+        let b = idx.force(&article("b", e.clone(), None, &text), None);
+        assert_eq!(idx.stories[&a].lex[0].terms.len(), 8);
+        idx.merge(b, a);
+        let s = &idx.stories[&a];
+        assert_eq!(s.lex.len(), 1);
+        assert_eq!(s.lex[0].terms.len(), 8);
+        assert!(s.lex[0].weights.iter().all(|w| *w == 2.0));
+        assert_eq!(s.lex[0].lang, Lang::of("en"));
+        assert_eq!(s.entities, {
+            let mut v = vec![(fnv1a(b"a"), 1), (fnv1a(b"b"), 1), (fnv1a(b"peru"), 2)];
+            v.sort_unstable();
+            v
+        });
+        assert!(idx.entity_stories[&fnv1a(b"peru")].contains(a));
+        assert!(!idx.entity_stories[&fnv1a(b"peru")].contains(b));
+        assert_eq!(idx.by_seq.len(), 1);
+    }
+
+    #[test]
+    fn postings_switch_to_sets_and_back() {
+        let mut p = Posting::Few(Vec::new());
+        for id in 0..=ENTITY_LIST_MAX as i64 {
+            p.insert(id);
+            p.insert(id);
+        }
+        assert!(matches!(p, Posting::Many(_)));
+        assert_eq!(p.len(), ENTITY_LIST_MAX + 1);
+        for id in 0..=(ENTITY_LIST_MAX / 2) as i64 {
+            assert!(p.remove(id));
+        }
+        assert!(!p.remove(0));
+        assert!(matches!(p, Posting::Few(_)));
+        assert_eq!(p.len(), ENTITY_LIST_MAX / 2);
+        let mut seen = Vec::new();
+        p.for_each(|id| seen.push(id));
+        assert_eq!(
+            seen,
+            ((ENTITY_LIST_MAX / 2 + 1) as i64..=ENTITY_LIST_MAX as i64).collect::<Vec<_>>()
+        );
+    }
+
+    /// Undated stream over the live cap: the least recently updated go,
+    /// and every side table forgets them.
+    #[test]
+    fn live_cap_retires_the_least_recent() {
+        let config = EngineConfig {
+            max_live_stories: 100,
+            ..EngineConfig::default()
+        };
+        let mut idx = index(config);
+        let mut first = None;
+        for i in 0..300u64 {
+            let id = idx.force(
+                &article(&format!("n{i}"), unit(i, None, 1.0, 16), None, "x"),
+                None,
+            );
+            first.get_or_insert(id);
+            // Story 1 keeps being updated: it outlives the cap.
+            if i % 10 == 0 {
+                idx.force(
+                    &article(&format!("k{i}"), unit(i, None, 1.0, 16), None, "x"),
+                    first,
+                );
+            }
+        }
+        // Expiry runs every 256 articles: 330 in, 256 of them counted at the check.
+        assert!(idx.live_stories() <= 100 + 256);
+        assert!(idx.stories.contains_key(&first.unwrap()));
+        for i in 0..2000u64 {
+            idx.force(
+                &article(&format!("m{i}"), unit(i, None, 1.0, 16), None, "x"),
+                None,
+            );
+        }
+        assert!(idx.live_stories() <= 100 + 256);
+        assert_eq!(idx.by_seq.len(), idx.live_stories());
+        assert!(idx.by_time.is_empty());
+        assert_eq!(idx.centroids.as_ref().unwrap().len(), idx.live_stories());
+        for p in idx.entity_stories.values() {
+            assert!(p.len() > 0);
+            p.for_each(|id| assert!(idx.stories.contains_key(&id)));
+        }
+    }
+
+    #[test]
+    fn dated_stories_expire_in_time_order() {
+        let mut idx = index(EngineConfig::default());
+        let t0 = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        for i in 0..600i64 {
+            let mut a = article(&format!("d{i}"), unit(i as u64, None, 1.0, 16), None, "x");
+            a.time = Some(t0 + chrono::Duration::hours(i));
+            idx.force(&a, None);
+        }
+        // 2 × 96 h kept behind the newest (hour 599), checked at article 512.
+        let oldest = idx.by_time.first().unwrap().0;
+        assert!(oldest >= (t0 + chrono::Duration::hours(511 - 192)).timestamp());
+        assert_eq!(idx.by_time.len(), idx.live_stories());
+        assert_eq!(FEATURE_NAMES.len(), 13);
     }
 }

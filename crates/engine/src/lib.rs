@@ -15,6 +15,7 @@ pub mod ann;
 pub mod docfreq;
 pub mod features;
 pub mod index;
+mod members;
 pub mod scorer;
 pub mod terms;
 pub mod trees;

@@ -103,6 +103,8 @@ struct Engine {
     /// Process-wide, read while the filled engine is alive.
     peak_rss_mb: f64,
     rss_mb: f64,
+    /// The engine's own estimate of its heap by part, MB (allocator overhead excluded).
+    memory_mb: Vec<(String, f64)>,
 }
 
 #[derive(Serialize)]
@@ -227,6 +229,11 @@ fn engine(stream: &Stream, n: usize, args: &Args, config: &EngineConfig) -> Engi
         opened_share: opened as f64 / inputs.len() as f64,
         peak_rss_mb: kib_to_mb(super::bench_encode::proc_status_kib("VmHWM")),
         rss_mb: kib_to_mb(super::bench_encode::proc_status_kib("VmRSS")),
+        memory_mb: index
+            .memory_breakdown()
+            .into_iter()
+            .map(|(part, bytes)| (part.to_string(), bytes as f64 / 1e6))
+            .collect(),
     }
 }
 
@@ -260,6 +267,12 @@ fn print_size(r: &SizeReport) {
             e.peak_rss_mb,
             e.rss_mb
         );
+        let parts: Vec<String> = e
+            .memory_mb
+            .iter()
+            .map(|(part, mb)| format!("{part} {mb:.0}"))
+            .collect();
+        println!("engine heap by part, MB: {}", parts.join(", "));
     }
     if let Some(q) = &r.retrieval {
         println!(
