@@ -75,11 +75,12 @@ fn native(e: impl std::fmt::Display) -> AnnError {
     AnnError::Native(e.to_string())
 }
 
-/// i8 codes of `v` (the cosine metric ignores their scale).
+/// i8 codes of `v` (the cosine metric ignores their scale): the same
+/// codes as a story member's (`members::quantise`).
 fn codes(v: &[f32]) -> Vec<i8> {
     let mut out = Vec::with_capacity(v.len());
     quantise(v, &mut out);
-    out
+    out.into_iter().map(|b| b as i8).collect()
 }
 
 impl CentroidIndex {
@@ -152,6 +153,16 @@ impl CentroidIndex {
     pub fn remove(&mut self, story: i64) {
         // Removal only fails for immutable (memory-mapped) indexes.
         let _ = self.index.remove(story as u64);
+    }
+
+    /// The stored i8 codes of a story's centroid (as bytes), exactly as
+    /// `upsert` made them; `None` when the story is absent.
+    pub fn codes_of(&self, story: i64) -> Option<Vec<u8>> {
+        let mut buf = vec![0i8; self.dim];
+        match self.index.get(story as u64, &mut buf) {
+            Ok(n) if n > 0 => Some(buf.into_iter().map(|c| c as u8).collect()),
+            _ => None,
+        }
     }
 
     pub fn contains(&self, story: i64) -> bool {
@@ -351,6 +362,12 @@ mod tests {
         let expect = dot(&a, &sum) / dot(&sum, &sum).sqrt();
         let got = hit.iter().find(|(id, _)| *id == 7).unwrap().1;
         assert!((got - expect).abs() < 1e-2, "{got} vs {expect}");
+
+        // The stored codes are the members' codes of the normalised sum.
+        let mut want = Vec::new();
+        quantise(&sum, &mut want);
+        assert_eq!(index.codes_of(7), Some(want));
+        assert_eq!(index.codes_of(99), None);
 
         index.remove(7);
         index.remove(7);

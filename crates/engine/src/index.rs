@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::ann::CentroidIndex;
 use crate::docfreq::DocFreq;
 use crate::features::{Features, Signals};
-use crate::members::Members;
+use crate::members::{MemberRef, Members, QVec};
 use crate::scorer::{Explanation, Scorer};
 use crate::terms::{fnv1a, term_counts, Term};
 
@@ -274,15 +274,22 @@ fn norm_of(weights: &[f32], idf: &[f32], dropped_sq: f32) -> f32 {
     (sq + dropped_sq).sqrt()
 }
 
+#[derive(Default)]
+struct Rest {
+    e5: Vec<f32>,
+    use_vec: Vec<f32>,
+}
+
+const NO_REST: &[f32] = &[];
+
 struct Story {
     id: StoryId,
     articles: Vec<String>,
     /// The last `nearest_members` members' vectors (quantised).
     members: Members,
-    /// f32 sums of the members that left `members`: empty until one does.
-    /// The centroid is this plus the sum of `members`.
-    e5_rest: Vec<f32>,
-    use_rest: Vec<f32>,
+    /// f32 sums of the members that left `members`, once one has: the
+    /// centroid is this plus the sum of `members`. (Boxed: rare.)
+    rest: Option<Box<Rest>>,
     e5_norm: f32,
     use_n: u32,
     use_norm: f32,
@@ -298,6 +305,14 @@ struct Story {
 }
 
 impl Story {
+    fn e5_rest(&self) -> &[f32] {
+        self.rest.as_ref().map_or(NO_REST, |r| &r.e5)
+    }
+
+    fn use_rest(&self) -> &[f32] {
+        self.rest.as_ref().map_or(NO_REST, |r| &r.use_vec)
+    }
+
     fn entity(&self, k: u64) -> Option<u32> {
         self.entities
             .binary_search_by_key(&k, |e| e.0)
@@ -309,17 +324,20 @@ impl Story {
         self.lex.iter().find(|p| p.lang == lang)
     }
 
-    /// The unnormalised e5 centroid.
-    fn e5_sum(&self) -> Vec<f32> {
-        let mut sum = self.e5_rest.clone();
+    /// The unnormalised e5 centroid. `solo`: the e5 codes of a lone
+    /// member that lent them to the centroid index.
+    fn e5_sum(&self, solo: Option<&[u8]>) -> Vec<f32> {
+        let mut sum = self.e5_rest().to_vec();
         for m in self.members.iter() {
-            m.e5.add_into(&mut sum);
+            if let Some(e) = e5_of(&m, solo) {
+                e.add_into(&mut sum);
+            }
         }
         sum
     }
 
     fn use_sum(&self) -> Vec<f32> {
-        let mut sum = self.use_rest.clone();
+        let mut sum = self.use_rest().to_vec();
         for m in self.members.iter() {
             if let Some(u) = m.use_vec {
                 u.add_into(&mut sum);
@@ -329,15 +347,16 @@ impl Story {
     }
 
     /// `q` · the e5 centroid (unnormalised), without decoding it.
-    fn e5_sum_dot(&self, q: &[f32]) -> f32 {
-        self.members
-            .iter()
-            .fold(dot(q, &self.e5_rest), |acc, m| acc + m.e5.dot(q))
+    fn e5_sum_dot(&self, q: &[f32], solo: Option<&[u8]>) -> f32 {
+        self.members.iter().fold(dot(q, self.e5_rest()), |acc, m| {
+            acc + e5_of(&m, solo).map_or(0.0, |e| e.dot(q))
+        })
     }
 
     /// Refreshes both norms; returns the e5 centroid (for the ANN index).
+    /// The members must hold their codes (none lent).
     fn refresh_norms(&mut self) -> Vec<f32> {
-        let e5 = self.e5_sum();
+        let e5 = self.e5_sum(None);
         self.e5_norm = norm(&e5);
         if self.use_n > 0 {
             self.use_norm = norm(&self.use_sum());
@@ -348,10 +367,20 @@ impl Story {
     /// Spills the oldest members into the f32 sums beyond `keep`.
     fn trim_members(&mut self, keep: usize) {
         while self.members.len() > keep {
-            self.members
-                .pop_front_into(&mut self.e5_rest, &mut self.use_rest);
+            let rest = self.rest.get_or_insert_with(Box::default);
+            self.members.pop_front_into(&mut rest.e5, &mut rest.use_vec);
         }
     }
+}
+
+/// A member's e5 codes, or the lent `solo` codes when it has none here.
+fn e5_of<'a>(m: &MemberRef<'a>, solo: Option<&'a [u8]>) -> Option<QVec<'a>> {
+    m.e5.or_else(|| {
+        solo.map(|codes| QVec {
+            scale: m.e5_scale,
+            codes,
+        })
+    })
 }
 
 /// The live stories naming one entity key. Candidate retrieval only reads
@@ -384,6 +413,8 @@ impl Posting {
         match self {
             Posting::Few(v) => {
                 if !v.contains(&id) {
+                    // Most lists stay at one or two stories.
+                    v.reserve_exact(1);
                     v.push(id);
                     if v.len() > ENTITY_LIST_MAX {
                         *self = Posting::Many(v.iter().copied().collect());
@@ -515,7 +546,10 @@ impl StoryIndex {
         for s in self.stories.values() {
             shells += std::mem::size_of::<Story>();
             members += s.members.heap_bytes();
-            rest += (s.e5_rest.capacity() + s.use_rest.capacity()) * 4;
+            rest += s
+                .rest
+                .as_ref()
+                .map_or(0, |r| 48 + (r.e5.capacity() + r.use_vec.capacity()) * 4);
             articles += s.articles.capacity() * std::mem::size_of::<String>()
                 + s.articles.iter().map(String::capacity).sum::<usize>();
             entities += s.entities.capacity() * 16;
@@ -574,16 +608,25 @@ impl StoryIndex {
         }
     }
 
+    /// The e5 codes a lone member lent to the centroid index, if it did.
+    fn solo_codes(&self, s: &Story) -> Option<Vec<u8>> {
+        if !s.members.e5_elsewhere() {
+            return None;
+        }
+        self.centroids.as_ref()?.codes_of(s.id)
+    }
+
     fn features(&self, a: &Prepared, s: &Story) -> Features {
         // One pass over the members gives both the centroid (their sum,
         // plus the spilled rest) and the nearest member.
+        let solo = self.solo_codes(s);
         let a_use = a.use_vec.as_deref().filter(|_| s.use_n > 0);
-        let mut e5_dot = dot(&a.e5, &s.e5_rest);
+        let mut e5_dot = dot(&a.e5, s.e5_rest());
         let mut e5_best = f32::MIN;
-        let mut use_dot = a_use.map_or(0.0, |u| dot(u, &s.use_rest));
+        let mut use_dot = a_use.map_or(0.0, |u| dot(u, s.use_rest()));
         let mut use_best = f32::MIN;
         for m in s.members.iter() {
-            let d = m.e5.dot(&a.e5);
+            let d = e5_of(&m, solo.as_deref()).map_or(0.0, |e| e.dot(&a.e5));
             e5_dot += d;
             e5_best = e5_best.max(d);
             if let (Some(u), Some(mu)) = (a_use, m.use_vec) {
@@ -677,7 +720,10 @@ impl StoryIndex {
                     .stories
                     .values()
                     .filter(|s| self.in_window(a, s))
-                    .map(|s| (s.e5_sum_dot(&a.e5) / s.e5_norm, s.id))
+                    .map(|s| {
+                        let solo = self.solo_codes(s);
+                        (s.e5_sum_dot(&a.e5, solo.as_deref()) / s.e5_norm, s.id)
+                    })
                     .collect();
                 if scored.len() > k {
                     scored.select_nth_unstable_by(k - 1, |x, y| {
@@ -845,9 +891,11 @@ impl StoryIndex {
     }
 
     fn add_member(&mut self, id: StoryId, a: &ArticleInput, p: &Prepared) {
+        let lent = self.stories.get(&id).and_then(|s| self.solo_codes(s));
         let Some(s) = self.stories.get_mut(&id) else {
             return;
         };
+        s.members.restore_solo_e5(lent.as_deref());
         let (old_t, old_seq) = (s.t_max, s.last_seq);
         let new_keys: Vec<u64> = p
             .entities
@@ -876,18 +924,26 @@ impl StoryIndex {
                 .or_insert_with(|| Posting::Few(Vec::new()))
                 .insert(id);
         }
-        self.sync_centroid(id, &e5);
+        if self.sync_centroid(id, &e5) && self.stories.len() >= EXACT_SCAN_BELOW {
+            // A lone member's codes are the centroid's codes in the index:
+            // keep one copy. (Below the scan threshold the exact scan reads
+            // every story, and memory is no concern.)
+            if let Some(s) = self.stories.get_mut(&id) {
+                s.members.release_solo_e5();
+            }
+        }
     }
 
-    fn sync_centroid(&mut self, id: StoryId, e5_sum: &[f32]) {
+    /// Whether the index now holds the story's centroid.
+    fn sync_centroid(&mut self, id: StoryId, e5_sum: &[f32]) -> bool {
         if e5_sum.is_empty() {
-            return;
+            return false;
         }
         let c = self
             .centroids
             .get_or_insert_with(|| CentroidIndex::new(e5_sum.len()));
         // A wrong dimension is an upstream bug; the exact scan still sees the story.
-        let _ = c.upsert(id, e5_sum);
+        c.upsert(id, e5_sum).is_ok()
     }
 
     /// How well story `a` fits into story `b`, scored like an article: its
@@ -920,7 +976,11 @@ impl StoryIndex {
         let pseudo = Prepared {
             lang,
             time: (small.t_n > 0).then(|| (small.t_sum / small.t_n as f64) as i64),
-            e5: small.e5_sum().iter().map(|v| v / small.e5_norm).collect(),
+            e5: small
+                .e5_sum(self.solo_codes(small).as_deref())
+                .iter()
+                .map(|v| v / small.e5_norm)
+                .collect(),
             use_vec: (small.use_n > 0)
                 .then(|| small.use_sum().iter().map(|v| v / small.use_norm).collect()),
             entities,
@@ -938,9 +998,11 @@ impl StoryIndex {
     }
 
     fn merge(&mut self, from: StoryId, into: StoryId) {
-        let Some(src) = self.stories.remove(&from) else {
+        let Some(mut src) = self.stories.remove(&from) else {
             return;
         };
+        let lent = self.solo_codes(&src);
+        src.members.restore_solo_e5(lent.as_deref());
         self.unlink(&src);
         for (k, _) in &src.entities {
             if let Some(list) = self.entity_stories.get_mut(k) {
@@ -955,12 +1017,17 @@ impl StoryIndex {
         let Some(mut dst) = self.stories.remove(&into) else {
             return;
         };
+        let lent = self.solo_codes(&dst);
+        dst.members.restore_solo_e5(lent.as_deref());
         self.unlink(&dst);
         let src = *src;
         dst.articles.reserve_exact(src.articles.len());
         dst.articles.extend(src.articles);
-        add_into(&mut dst.e5_rest, &src.e5_rest);
-        add_into(&mut dst.use_rest, &src.use_rest);
+        if let Some(r) = &src.rest {
+            let d = dst.rest.get_or_insert_with(Box::default);
+            add_into(&mut d.e5, &r.e5);
+            add_into(&mut d.use_vec, &r.use_vec);
+        }
         dst.use_n += src.use_n;
         // The oldest of the merged members spill first: dst's, then src's.
         dst.members.append(src.members);
@@ -974,7 +1041,10 @@ impl StoryIndex {
                     dp.add(&add);
                     dp.dropped_sq += sp.dropped_sq;
                 }
-                Err(i) => dst.lex.insert(i, sp),
+                Err(i) => {
+                    dst.lex.reserve_exact(1);
+                    dst.lex.insert(i, sp)
+                }
             }
         }
         for p in &mut dst.lex {
@@ -1053,8 +1123,7 @@ fn empty_story(id: StoryId) -> Story {
         id,
         articles: Vec::new(),
         members: Members::default(),
-        e5_rest: Vec::new(),
-        use_rest: Vec::new(),
+        rest: None,
         e5_norm: 1.0,
         use_n: 0,
         use_norm: 1.0,
@@ -1089,6 +1158,8 @@ fn fill(
     let i = match s.lex.binary_search_by_key(&p.lang, |l| l.lang) {
         Ok(i) => i,
         Err(i) => {
+            // Exactly one more: an empty Vec would reserve four.
+            s.lex.reserve_exact(1);
             s.lex.insert(i, LexProfile::new(p.lang));
             i
         }
@@ -1243,6 +1314,67 @@ mod tests {
             assert!((got - want).abs() < 2e-3, "{got} vs {want}");
         }
         assert_eq!(f.use_known, 1.0);
+    }
+
+    /// Past the scan threshold a lone member lends its e5 codes to the
+    /// centroid index; the signals do not change, nor do they once it
+    /// takes them back for a second member.
+    #[test]
+    fn lent_codes_give_the_same_signals() {
+        let mut idx = index(EngineConfig::default());
+        let mk = |i: u64| {
+            let e = unit(1000 + i, None, 1.0, 384);
+            let u = unit(5000 + i, None, 1.0, 512);
+            article(&format!("s{i}"), e, Some(u), "quake arequipa")
+        };
+        let n = EXACT_SCAN_BELOW as u64 + 10;
+        let ids: Vec<StoryId> = (0..n).map(|i| idx.force(&mk(i), None)).collect();
+        let last = *ids.last().unwrap();
+        let s = &idx.stories[&last];
+        assert!(s.members.e5_elsewhere(), "lent");
+        assert!(
+            !idx.stories[&ids[0]].members.e5_elsewhere(),
+            "made below the threshold"
+        );
+        let fresh = |idx: &StoryIndex, a: &ArticleInput| {
+            let mut f = empty_story(0);
+            fill(&idx.config, &idx.df_terms, &mut f, a, &idx.prepare(a));
+            f
+        };
+        let q = idx.prepare(&mk(7));
+        let dense = |f: Features| f.values()[..5].to_vec();
+        assert_eq!(
+            dense(idx.features(&q, s)),
+            dense(idx.features(&q, &fresh(&idx, &mk(n - 1))))
+        );
+        // The exact scan and merges read the lent codes too.
+        let solo = idx.solo_codes(s);
+        assert!(solo.is_some());
+        assert_eq!(
+            s.e5_sum_dot(&q.e5, solo.as_deref()),
+            fresh(&idx, &mk(n - 1)).e5_sum_dot(&q.e5, None)
+        );
+        // A second member: the codes come back.
+        let second = mk(n + 1);
+        idx.force(&second, Some(last));
+        let s = &idx.stories[&last];
+        assert!(!s.members.e5_elsewhere());
+        assert_eq!(s.members.len(), 2);
+        let mut both = fresh(&idx, &mk(n - 1));
+        fill(
+            &idx.config,
+            &idx.df_terms,
+            &mut both,
+            &second,
+            &idx.prepare(&second),
+        );
+        assert_eq!(dense(idx.features(&q, s)), dense(idx.features(&q, &both)));
+        // Merging a lending story into another keeps its vector.
+        let other = ids[ids.len() - 2];
+        assert!(idx.stories[&other].members.e5_elsewhere());
+        idx.merge(other, last);
+        assert_eq!(idx.stories[&last].members.len(), 3);
+        assert!(idx.stories[&last].members.iter().all(|m| m.e5.is_some()));
     }
 
     #[test]

@@ -7,11 +7,12 @@
 //! 512 dimensions comes back with a cosine to any unit query off by about
 //! 4e-4 (rms), under 2e-3 at worst in the tests below.
 
-/// One quantised vector: `x[i] ≈ scale * codes[i]`.
+/// One quantised vector: `x[i] ≈ scale * codes[i] as i8`.
 #[derive(Clone, Copy)]
 pub(crate) struct QVec<'a> {
     pub scale: f32,
-    pub codes: &'a [i8],
+    /// i8 codes, stored as bytes.
+    pub codes: &'a [u8],
 }
 
 impl QVec<'_> {
@@ -27,7 +28,7 @@ impl QVec<'_> {
             acc.resize(self.codes.len(), 0.0);
         }
         for (a, c) in acc.iter_mut().zip(self.codes) {
-            *a += self.scale * *c as f32;
+            *a += self.scale * (*c as i8) as f32;
         }
     }
 }
@@ -35,7 +36,7 @@ impl QVec<'_> {
 /// `q · c` in eight lanes, so that the loop vectorises (a single float
 /// accumulator cannot be reassociated); the lane order is fixed, so the
 /// result is the same on every machine.
-fn dot_i8(q: &[f32], c: &[i8]) -> f32 {
+fn dot_i8(q: &[f32], c: &[u8]) -> f32 {
     let n = q.len().min(c.len());
     let (q, c) = (&q[..n], &c[..n]);
     let mut lanes = [0f32; 8];
@@ -43,142 +44,245 @@ fn dot_i8(q: &[f32], c: &[i8]) -> f32 {
     let (qr, cr) = (qc.remainder(), cc.remainder());
     for (qa, ca) in qc.zip(cc) {
         for i in 0..8 {
-            lanes[i] += qa[i] * ca[i] as f32;
+            lanes[i] += qa[i] * (ca[i] as i8) as f32;
         }
     }
     let mut tail = 0f32;
     for (x, y) in qr.iter().zip(cr) {
-        tail += x * *y as f32;
+        tail += x * (*y as i8) as f32;
     }
     ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5]))
         + ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]))
         + tail
 }
 
-/// Appends the codes of `v` to `out` and returns their scale.
-pub(crate) fn quantise(v: &[f32], out: &mut Vec<i8>) -> f32 {
+/// Appends the i8 codes of `v` (as bytes) to `out` and returns their scale.
+pub(crate) fn quantise(v: &[f32], out: &mut Vec<u8>) -> f32 {
     let max = v.iter().fold(0f32, |m, x| m.max(x.abs()));
     if !(max > 0.0 && max.is_finite()) {
         // Zero (or broken) vectors score 0 against everything.
-        out.extend(std::iter::repeat_n(0i8, v.len()));
+        out.extend(std::iter::repeat_n(0u8, v.len()));
         return 0.0;
     }
     let inv = 127.0 / max;
     out.extend(
         v.iter()
-            .map(|x| (x * inv).round().clamp(-127.0, 127.0) as i8),
+            .map(|x| (x * inv).round().clamp(-127.0, 127.0) as i8 as u8),
     );
     max / 127.0
 }
 
-/// Where one member's codes lie in [`Members::codes`].
-#[derive(Clone, Copy)]
+/// Record header: e5 scale, USE scale, e5 length, USE length.
+const HEAD: usize = 12;
+/// USE length of a member without a USE vector.
+const NO_USE: u16 = u16::MAX;
+/// Flag on the e5 length: the codes are held by the centroid index.
+const ELSEWHERE: u16 = 0x8000;
+/// Longest vector kept (longer ones are cut; the encoders give 384 and 512).
+pub(crate) const MAX_DIM: usize = 0x7fff;
+
 struct Head {
     e5_scale: f32,
     use_scale: f32,
-    e5_len: u32,
-    /// `NO_USE` when the member has no USE vector.
-    use_len: u32,
+    e5_len: u16,
+    use_len: u16,
 }
 
-const NO_USE: u32 = u32::MAX;
-
 impl Head {
+    fn read(b: &[u8]) -> Head {
+        let f = |i: usize| f32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+        let u = |i: usize| u16::from_le_bytes([b[i], b[i + 1]]);
+        Head {
+            e5_scale: f(0),
+            use_scale: f(4),
+            e5_len: u(8),
+            use_len: u(10),
+        }
+    }
+
+    fn write(&self, b: &mut [u8]) {
+        b[0..4].copy_from_slice(&self.e5_scale.to_le_bytes());
+        b[4..8].copy_from_slice(&self.use_scale.to_le_bytes());
+        b[8..10].copy_from_slice(&self.e5_len.to_le_bytes());
+        b[10..12].copy_from_slice(&self.use_len.to_le_bytes());
+    }
+
+    fn e5_stored(&self) -> usize {
+        if self.e5_len & ELSEWHERE != 0 {
+            0
+        } else {
+            self.e5_len as usize
+        }
+    }
+
+    fn use_stored(&self) -> usize {
+        if self.use_len == NO_USE {
+            0
+        } else {
+            self.use_len as usize
+        }
+    }
+
     fn width(&self) -> usize {
-        self.e5_len as usize
-            + if self.use_len == NO_USE {
-                0
-            } else {
-                self.use_len as usize
-            }
+        HEAD + self.e5_stored() + self.use_stored()
     }
 }
 
-/// A story's most recent members, oldest first: one header each and all
-/// their codes in one allocation (sized exactly: most stories are small
-/// and never grow again).
+/// A story's most recent members, oldest first, in one exactly sized
+/// allocation (most stories are small and never grow again): per member
+/// a 12-byte header, the e5 codes, then the USE codes when it has them.
+///
+/// A story of one member may hand its e5 codes to the centroid index,
+/// which holds the same codes as the story's centroid; they come back
+/// before a second member joins.
 #[derive(Default)]
 pub(crate) struct Members {
-    heads: Vec<Head>,
-    /// Per member: e5 codes, then USE codes when it has them.
-    codes: Vec<i8>,
+    bytes: Vec<u8>,
+    count: u32,
 }
 
 /// A member as [`Members::iter`] yields it.
 pub(crate) struct MemberRef<'a> {
-    pub e5: QVec<'a>,
+    /// `None` while the codes are held by the centroid index (the scale is
+    /// `e5_scale`).
+    pub e5: Option<QVec<'a>>,
+    pub e5_scale: f32,
     pub use_vec: Option<QVec<'a>>,
 }
 
 impl Members {
     pub fn len(&self) -> usize {
-        self.heads.len()
+        self.count as usize
     }
 
     pub fn push(&mut self, e5: &[f32], use_vec: Option<&[f32]>) {
-        self.codes
-            .reserve_exact(e5.len() + use_vec.map_or(0, <[f32]>::len));
-        let e5_scale = quantise(e5, &mut self.codes);
+        let e5 = &e5[..e5.len().min(MAX_DIM)];
+        let use_vec = use_vec.map(|u| &u[..u.len().min(MAX_DIM)]);
+        let at = self.bytes.len();
+        self.bytes
+            .reserve_exact(HEAD + e5.len() + use_vec.map_or(0, <[f32]>::len));
+        self.bytes.extend_from_slice(&[0; HEAD]);
+        let e5_scale = quantise(e5, &mut self.bytes);
         let (use_scale, use_len) = match use_vec {
-            Some(u) => (quantise(u, &mut self.codes), u.len() as u32),
+            Some(u) => (quantise(u, &mut self.bytes), u.len() as u16),
             None => (0.0, NO_USE),
         };
-        self.heads.reserve_exact(1);
-        self.heads.push(Head {
+        Head {
             e5_scale,
             use_scale,
-            e5_len: e5.len() as u32,
+            e5_len: e5.len() as u16,
             use_len,
-        });
+        }
+        .write(&mut self.bytes[at..at + HEAD]);
+        self.count += 1;
+    }
+
+    /// Whether the only member's e5 codes are held by the centroid index.
+    pub fn e5_elsewhere(&self) -> bool {
+        self.count == 1 && Head::read(&self.bytes).e5_len & ELSEWHERE != 0
+    }
+
+    /// The only member's e5 codes, to hand to the centroid index; they
+    /// leave this store. `None` unless there is exactly one member holding
+    /// its codes.
+    pub fn solo_e5(&self) -> Option<QVec<'_>> {
+        if self.count != 1 || self.e5_elsewhere() {
+            return None;
+        }
+        let h = Head::read(&self.bytes);
+        Some(QVec {
+            scale: h.e5_scale,
+            codes: &self.bytes[HEAD..HEAD + h.e5_stored()],
+        })
+    }
+
+    /// Drops the only member's e5 codes (the centroid index holds them).
+    pub fn release_solo_e5(&mut self) {
+        if self.solo_e5().is_none() {
+            return;
+        }
+        let mut h = Head::read(&self.bytes);
+        let n = h.e5_stored();
+        self.bytes.drain(HEAD..HEAD + n);
+        self.bytes.shrink_to_fit();
+        h.e5_len |= ELSEWHERE;
+        h.write(&mut self.bytes[..HEAD]);
+    }
+
+    /// Puts back the only member's e5 codes taken from the centroid index.
+    /// Codes of the wrong length are ignored, leaving the member's e5 at zero.
+    pub fn restore_solo_e5(&mut self, codes: Option<&[u8]>) {
+        if !self.e5_elsewhere() {
+            return;
+        }
+        let mut h = Head::read(&self.bytes);
+        h.e5_len &= !ELSEWHERE;
+        let n = h.e5_len as usize;
+        let fill: Vec<u8> = match codes {
+            Some(c) if c.len() == n => c.to_vec(),
+            _ => vec![0; n],
+        };
+        self.bytes.reserve_exact(n);
+        self.bytes.splice(HEAD..HEAD, fill);
+        h.write(&mut self.bytes[..HEAD]);
     }
 
     /// Removes the oldest member, adding its vectors into the two sums.
+    /// (Never called on a member whose codes are elsewhere: a store of one
+    /// member gets them back before it grows.)
     pub fn pop_front_into(&mut self, e5_sum: &mut Vec<f32>, use_sum: &mut Vec<f32>) {
         let Some(first) = self.iter().next() else {
             return;
         };
-        first.e5.add_into(e5_sum);
+        if let Some(e) = first.e5 {
+            e.add_into(e5_sum);
+        }
         if let Some(u) = first.use_vec {
             u.add_into(use_sum);
         }
-        let width = self.heads[0].width();
-        self.heads.remove(0);
-        self.codes.drain(..width);
+        let width = Head::read(&self.bytes).width();
+        self.bytes.drain(..width);
+        self.count -= 1;
     }
 
     /// Appends another story's members after these (a merge).
     pub fn append(&mut self, other: Members) {
-        self.heads.reserve_exact(other.heads.len());
-        self.heads.extend(other.heads);
-        self.codes.reserve_exact(other.codes.len());
-        self.codes.extend(other.codes);
+        self.bytes.reserve_exact(other.bytes.len());
+        self.bytes.extend_from_slice(&other.bytes);
+        self.count += other.count;
     }
 
     pub fn iter(&self) -> impl Iterator<Item = MemberRef<'_>> + '_ {
         let mut at = 0usize;
-        self.heads.iter().map(move |h| {
-            let e5_end = at + h.e5_len as usize;
-            let e5 = QVec {
+        (0..self.count).map(move |_| {
+            let h = Head::read(&self.bytes[at..]);
+            at += HEAD;
+            let e5_end = at + h.e5_stored();
+            let e5 = (h.e5_len & ELSEWHERE == 0).then(|| QVec {
                 scale: h.e5_scale,
-                codes: &self.codes[at..e5_end],
-            };
+                codes: &self.bytes[at..e5_end],
+            });
             at = e5_end;
             let use_vec = (h.use_len != NO_USE).then(|| {
-                let end = at + h.use_len as usize;
+                let end = at + h.use_stored();
                 let q = QVec {
                     scale: h.use_scale,
-                    codes: &self.codes[at..end],
+                    codes: &self.bytes[at..end],
                 };
                 at = end;
                 q
             });
-            MemberRef { e5, use_vec }
+            MemberRef {
+                e5,
+                e5_scale: h.e5_scale,
+                use_vec,
+            }
         })
     }
 
     /// Heap bytes held.
     pub fn heap_bytes(&self) -> usize {
-        self.heads.capacity() * std::mem::size_of::<Head>() + self.codes.capacity()
+        self.bytes.capacity()
     }
 }
 
@@ -242,7 +346,7 @@ mod tests {
     fn zero_and_odd_lengths() {
         let mut codes = Vec::new();
         assert_eq!(quantise(&[0.0; 5], &mut codes), 0.0);
-        assert_eq!(codes, vec![0; 5]);
+        assert_eq!(codes, vec![0u8; 5]);
         let v = [
             0.5f32, -1.0, 0.25, 0.125, 1.0, -0.75, 0.0, 0.3, -0.2, 0.9, 0.1,
         ];
@@ -266,7 +370,10 @@ mod tests {
         m.push(&e(0.2), None);
         m.push(&e(0.3), Some(&[0.0, 1.0]));
         assert_eq!(m.len(), 3);
-        let firsts: Vec<f32> = m.iter().map(|r| r.e5.dot(&[1.0, 0.0, 0.0])).collect();
+        let firsts: Vec<f32> = m
+            .iter()
+            .map(|r| r.e5.unwrap().dot(&[1.0, 0.0, 0.0]))
+            .collect();
         assert!((firsts[0] - 0.1).abs() < 1e-2 && (firsts[2] - 0.3).abs() < 1e-2);
         let uses: Vec<bool> = m.iter().map(|r| r.use_vec.is_some()).collect();
         assert_eq!(uses, vec![true, false, true]);
@@ -283,6 +390,38 @@ mod tests {
         other.push(&e(0.4), None);
         m.append(other);
         assert_eq!(m.len(), 2);
-        assert!((m.iter().nth(1).unwrap().e5.dot(&[1.0, 0.0, 0.0]) - 0.4).abs() < 1e-2);
+        let second = m.iter().nth(1).unwrap().e5.unwrap();
+        assert!((second.dot(&[1.0, 0.0, 0.0]) - 0.4).abs() < 1e-2);
+    }
+
+    #[test]
+    fn a_solo_member_lends_its_e5_codes_and_gets_them_back() {
+        let mut m = Members::default();
+        m.push(&[0.6, -0.8, 0.0], Some(&[0.0, 1.0]));
+        let lent = m.solo_e5().unwrap().codes.to_vec();
+        let scale = m.solo_e5().unwrap().scale;
+        let before = m.heap_bytes();
+        m.release_solo_e5();
+        assert!(m.e5_elsewhere() && m.solo_e5().is_none());
+        assert_eq!(m.heap_bytes(), before - 3);
+        let r = m.iter().next().unwrap();
+        assert!(r.e5.is_none() && r.e5_scale == scale);
+        assert!((r.use_vec.unwrap().dot(&[0.0, 1.0]) - 1.0).abs() < 1e-2);
+        m.restore_solo_e5(Some(&lent));
+        assert!(!m.e5_elsewhere());
+        assert_eq!(m.solo_e5().unwrap().codes, &lent[..]);
+        m.push(&[1.0, 0.0, 0.0], None);
+        assert!(m.solo_e5().is_none());
+        let dots: Vec<f32> = m
+            .iter()
+            .map(|r| r.e5.unwrap().dot(&[0.6, -0.8, 0.0]))
+            .collect();
+        assert!((dots[0] - 1.0).abs() < 1e-2 && (dots[1] - 0.6).abs() < 1e-2);
+        // Codes of the wrong length leave zeros rather than a torn record.
+        let mut z = Members::default();
+        z.push(&[0.6, -0.8, 0.0], None);
+        z.release_solo_e5();
+        z.restore_solo_e5(Some(&[1, 2]));
+        assert_eq!(z.solo_e5().unwrap().codes, &[0, 0, 0]);
     }
 }
