@@ -173,7 +173,7 @@ impl CentroidIndex {
     /// best first (ties: lower story id first). Empty when `q` has the
     /// wrong dimension.
     pub fn search(&self, q: &[f32], k: usize) -> Vec<(i64, f32)> {
-        self.search_where(q, k, |_| true)
+        self.run(q, k, None::<fn(i64) -> bool>)
     }
 
     /// Like [`search`](Self::search), among the stories for which `keep`
@@ -185,12 +185,21 @@ impl CentroidIndex {
         k: usize,
         keep: F,
     ) -> Vec<(i64, f32)> {
+        self.run(q, k, Some(keep))
+    }
+
+    /// A search with the filter when there is one (a filter callback per
+    /// visited node costs even when it keeps everything).
+    fn run<F: Fn(i64) -> bool>(&self, q: &[f32], k: usize, keep: Option<F>) -> Vec<(i64, f32)> {
         if k == 0 || self.check(q).is_err() || self.index.size() == 0 {
             return Vec::new();
         }
         let q = codes(q);
         let _turn = self.search_lock.lock().unwrap_or_else(|e| e.into_inner());
-        let found = self.index.filtered_search(&q, k, |key| keep(key as i64));
+        let found = match keep {
+            Some(keep) => self.index.filtered_search(&q, k, |key| keep(key as i64)),
+            None => self.index.search(&q, k),
+        };
         let Ok(m) = found else {
             return Vec::new();
         };

@@ -700,13 +700,31 @@ impl StoryIndex {
         }
     }
 
+    /// Whether every live story is within the article's time window:
+    /// undated articles and stories always are; a dated story spans
+    /// [t_min, t_max] with t_max between the oldest and newest t_max.
+    fn all_in_window(&self, a: &Prepared) -> bool {
+        let (Some(t), Some((oldest, _)), Some((newest, _))) =
+            (a.time, self.by_time.first(), self.by_time.last())
+        else {
+            return true;
+        };
+        let w = (self.config.window_hours * HOUR) as i64;
+        t >= newest - w && t <= oldest + w
+    }
+
     /// Candidate stories for an article, with their signals: the stories
     /// closest by e5 centroid within the time window, plus those sharing an
     /// entity with it.
     fn candidates_prepared(&self, a: &Prepared) -> Vec<(StoryId, Features)> {
         let k = self.config.max_candidates;
         let mut ids: Vec<StoryId> = match &self.centroids {
-            // The window filter runs inside the graph walk, so k in-window stories come back.
+            // The window filter runs inside the graph walk, so k in-window
+            // stories come back. It costs a story lookup per visited node,
+            // so it is skipped when every live story is in the window.
+            Some(c) if self.stories.len() >= EXACT_SCAN_BELOW && self.all_in_window(a) => {
+                c.search(&a.e5, k).into_iter().map(|(id, _)| id).collect()
+            }
             Some(c) if self.stories.len() >= EXACT_SCAN_BELOW => c
                 .search_where(&a.e5, k, |id| {
                     self.stories.get(&id).is_some_and(|s| self.in_window(a, s))
@@ -1495,6 +1513,27 @@ mod tests {
             assert!(p.len() > 0);
             p.for_each(|id| assert!(idx.stories.contains_key(&id)));
         }
+    }
+
+    #[test]
+    fn the_window_filter_is_skipped_only_when_it_keeps_everything() {
+        let mut idx = index(EngineConfig::default());
+        let t0 = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        let at = |h: i64| {
+            let mut a = article(&format!("h{h}"), unit(h as u64, None, 1.0, 16), None, "x");
+            a.time = Some(t0 + chrono::Duration::hours(h));
+            a
+        };
+        assert!(idx.all_in_window(&idx.prepare(&at(0))), "no stories");
+        idx.force(&at(0), None);
+        idx.force(&at(50), None);
+        let all = |idx: &StoryIndex, h: i64| idx.all_in_window(&idx.prepare(&at(h)));
+        assert!(all(&idx, 90) && all(&idx, -46));
+        assert!(!all(&idx, 97), "the story at hour 0 is out of reach");
+        assert!(!all(&idx, -47), "the story at hour 50 is out of reach");
+        let mut undated = at(500);
+        undated.time = None;
+        assert!(idx.all_in_window(&idx.prepare(&undated)));
     }
 
     #[test]
