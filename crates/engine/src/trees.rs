@@ -316,7 +316,10 @@ mod tests {
             &[false, true],
             &BoostParams::default(),
         );
-        assert!(trees.iter().flat_map(|t| &t.nodes).all(|n| n.feature != Some(0)));
+        assert!(trees
+            .iter()
+            .flat_map(|t| &t.nodes)
+            .all(|n| n.feature != Some(0)));
         let trees = fit_boosted(
             &xs,
             &ys,

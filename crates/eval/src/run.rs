@@ -259,7 +259,10 @@ pub fn fit(
 /// `hours`-long span drawn from its label (deterministic). None when fewer
 /// than half the articles are dated (nothing to pack).
 pub fn dense_timeline(records: &[(Article, String)], hours: f64) -> Option<Vec<(Article, String)>> {
-    let dated = records.iter().filter(|(a, _)| a.published_at.is_some()).count();
+    let dated = records
+        .iter()
+        .filter(|(a, _)| a.published_at.is_some())
+        .count();
     if dated * 2 < records.len() || records.is_empty() {
         return None;
     }
@@ -280,7 +283,8 @@ pub fn dense_timeline(records: &[(Article, String)], hours: f64) -> Option<Vec<(
                 if let (Some(t), Some(f)) = (a.published_at, first.get(s.as_str())) {
                     let h = Sha256::digest(s.as_bytes());
                     let offset = u64::from_le_bytes(h[..8].try_into().expect("8 bytes")) % span;
-                    a.published_at = Some(origin + (t - *f) + chrono::Duration::seconds(offset as i64));
+                    a.published_at =
+                        Some(origin + (t - *f) + chrono::Duration::seconds(offset as i64));
                 }
                 (a, s.clone())
             })
@@ -348,7 +352,11 @@ mod tests {
 
     fn rec(story: &str, day: i64, hour: i64) -> (Article, String) {
         let mut a = Article::new(None, format!("{story} {day} {hour}"));
-        a.published_at = Some(Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap() + Duration::days(day) + Duration::hours(hour));
+        a.published_at = Some(
+            Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap()
+                + Duration::days(day)
+                + Duration::hours(hour),
+        );
         (a, story.to_string())
     }
 
@@ -366,7 +374,11 @@ mod tests {
         let dense = dense_timeline(&records, 48.0).unwrap();
         let t = |i: usize| dense[i].0.published_at.unwrap();
         for i in [0, 2, 4] {
-            assert_eq!(t(i + 1) - t(i), Duration::hours(5), "gap inside a story kept");
+            assert_eq!(
+                t(i + 1) - t(i),
+                Duration::hours(5),
+                "gap inside a story kept"
+            );
         }
         let starts = [t(0), t(2), t(4)];
         let lo = *starts.iter().min().unwrap();
@@ -376,10 +388,16 @@ mod tests {
         assert!(lo >= records[0].0.published_at.unwrap());
         // Labels and texts unchanged; the same input packs the same way.
         for (d, r) in dense.iter().zip(&records) {
-            assert_eq!((d.0.text.as_str(), d.1.as_str()), (r.0.text.as_str(), r.1.as_str()));
+            assert_eq!(
+                (d.0.text.as_str(), d.1.as_str()),
+                (r.0.text.as_str(), r.1.as_str())
+            );
         }
         let again = dense_timeline(&records, 48.0).unwrap();
-        assert!(dense.iter().zip(&again).all(|(x, y)| x.0.published_at == y.0.published_at));
+        assert!(dense
+            .iter()
+            .zip(&again)
+            .all(|(x, y)| x.0.published_at == y.0.published_at));
     }
 
     #[test]
