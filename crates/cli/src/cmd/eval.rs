@@ -37,7 +37,8 @@ pub struct EvalArgs {
     #[arg(long)]
     e5_tokens: Option<String>,
     /// Also write every clustering decision as JSON Lines (set, article,
-    /// gold story, found story, probability and per-signal explanation).
+    /// gold story, found story, probability and per-signal explanation),
+    /// and every pair's score beside its gold `overall`.
     #[arg(long, value_name = "FILE")]
     decisions: Option<PathBuf>,
 }
@@ -236,6 +237,15 @@ pub fn eval(args: EvalArgs, threads: usize) -> anyhow::Result<i32> {
                     .filter_map(|_| Some((it.next()?, it.next()?)))
                     .collect();
                 let scores = run::pair_scores(&both, scorer.clone(), config.clone());
+                if let Some(out) = decisions_out.as_mut() {
+                    for (p, s) in pairs.iter().zip(&scores) {
+                        let line = serde_json::json!({
+                            "set": name, "pair": p.id, "a_lang": p.a.lang, "b_lang": p.b.lang,
+                            "overall": p.overall, "p": s,
+                        });
+                        writeln!(out, "{line}")?;
+                    }
+                }
                 let target: Vec<f64> = pairs.iter().map(|p| -p.overall).collect();
                 let cross: Vec<usize> = (0..pairs.len())
                     .filter(|&i| pairs[i].a.lang != pairs[i].b.lang)
