@@ -61,3 +61,61 @@ fn eval_on_all_labelled_sets_clears_the_floors() {
     );
     assert!(failed.is_empty(), "{failed:?}");
 }
+
+/// `eval --decisions` writes one line per clustered article, each naming
+/// its gold and found story and the engine's decision with its signals;
+/// the found stories it lists are the ones the scores were computed from.
+#[test]
+fn eval_writes_every_decision() {
+    if !models_ready() {
+        return;
+    }
+    let root = storyweave_core::paths::workspace_root();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("decisions.jsonl");
+    let out = bin()
+        .args(["eval", "--json", "corpus", "--decisions"])
+        .arg(&file)
+        .current_dir(&root)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let n = report["sets"][0]["n"].as_u64().unwrap() as usize;
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&file)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), n);
+    let mut opened = 0;
+    for l in &lines {
+        assert_eq!(l["set"], "corpus");
+        assert!(l["gold"].is_string() && l["story"].is_i64() && l["id"].is_string());
+        let why = &l["why"];
+        match why["decision"].as_str().unwrap() {
+            "opened" => opened += 1,
+            "joined" => assert!(why["best"]["signals"].as_array().unwrap().len() >= 5),
+            other => panic!("decision {other}"),
+        }
+    }
+    // Every final story was opened by one of the listed decisions (merges
+    // can only fold opened stories together), and the corpus's test half
+    // has far fewer stories than articles.
+    let stories: std::collections::BTreeSet<i64> =
+        lines.iter().map(|l| l["story"].as_i64().unwrap()).collect();
+    assert!(
+        opened >= stories.len(),
+        "{opened} opened, {} found",
+        stories.len()
+    );
+    assert!(
+        stories.len() < n / 2,
+        "{} stories for {n} articles",
+        stories.len()
+    );
+}
