@@ -10,9 +10,12 @@
 //! hours (inside the default 96-hour window, so nothing expires by time).
 //! For each size N the engine is filled with N articles (untimed), then
 //! `--timed` further articles are assigned one by one, each timed with
-//! `Instant`. A second, direct measurement times candidate retrieval alone
-//! on the same story centres: an exact scan of every centroid (what the
-//! engine did first) against [`CentroidIndex`] search and upsert.
+//! `Instant`. Memory is the process RSS with the filled engine alive, and
+//! the engine's own account of its heap by part
+//! ([`StoryIndex::memory_breakdown`]). A second, direct measurement times
+//! candidate retrieval alone on the same story centres: an exact scan of
+//! every centroid (what the engine did first) against [`CentroidIndex`]
+//! search and upsert.
 
 use std::time::Instant;
 
