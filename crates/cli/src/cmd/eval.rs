@@ -13,7 +13,7 @@ use storyweave_engine::{ArticleInput, EngineConfig, Scorer, ScorerFile, Signals}
 use storyweave_entities::EntityExtractor;
 use storyweave_eval::data::{DataSet, Split};
 use storyweave_eval::run;
-use storyweave_eval::{discover, load, pearson, roc_auc, split_of, stream_order};
+use storyweave_eval::{discover, f1_at, load, pearson, roc_auc, split_of, stream_order};
 use storyweave_pipeline::Encoders;
 use storyweave_store::VectorCache;
 
@@ -82,6 +82,9 @@ pub struct SetResult {
     pub pearson: Option<f64>,
     pub pearson_cross: Option<f64>,
     pub auc: Option<f64>,
+    /// Pairs: F1 of "same story" (overall <= 1.5 vs >= 3.5) when the pair's
+    /// probability reaches the join threshold the clustering uses.
+    pub pair_f1: Option<f64>,
 }
 
 fn cache() -> anyhow::Result<VectorCache> {
@@ -223,6 +226,7 @@ pub fn eval(args: EvalArgs, threads: usize) -> anyhow::Result<i32> {
                     pearson: None,
                     pearson_cross: None,
                     auc: None,
+                    pair_f1: None,
                 });
             }
             DataSet::Pairs {
@@ -278,6 +282,7 @@ pub fn eval(args: EvalArgs, threads: usize) -> anyhow::Result<i32> {
                         None
                     },
                     auc: roc_auc(&bin_s, &bin_y),
+                    pair_f1: f1_at(&bin_s, &bin_y, scorer.model.join_threshold as f64),
                 });
             }
         }
@@ -315,6 +320,7 @@ pub fn results_table(results: &[SetResult], signals: Signals) -> Table {
         "Pearson",
         "Pearson cross",
         "ROC AUC",
+        "F1 @ join",
     ]);
     for r in results {
         t.add_row(vec![
@@ -335,6 +341,7 @@ pub fn results_table(results: &[SetResult], signals: Signals) -> Table {
             f(r.pearson),
             f(r.pearson_cross),
             f(r.auc),
+            f(r.pair_f1),
         ]);
     }
     t.add_row(vec![format!("signals: {}", signals.name())]);
