@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 use storyweave_core::Article;
 use storyweave_engine::scorer::{fit_logistic, fit_trees, Model};
 use storyweave_engine::{
-    ArticleInput, Decision, EngineConfig, Scorer, Signals, StoryIndex, FEATURE_NAMES,
+    ArticleInput, Decision, EngineConfig, Explanation, Scorer, Signals, StoryIndex, FEATURE_NAMES,
 };
 use storyweave_entities::EntityExtractor;
 use storyweave_pipeline::{article_entities, engine_input, Encoders};
@@ -152,15 +152,24 @@ pub fn pair_scores(
     scorer: Scorer,
     config: EngineConfig,
 ) -> Vec<f64> {
+    pair_explanations(pairs, scorer, config)
+        .iter()
+        .map(|e| e.p as f64)
+        .collect()
+}
+
+/// [`pair_scores`] with each pair's per-signal explanation.
+pub fn pair_explanations(
+    pairs: &[(ArticleInput, ArticleInput)],
+    scorer: Scorer,
+    config: EngineConfig,
+) -> Vec<Explanation> {
     let mut index = StoryIndex::new(scorer, config);
     for (a, b) in pairs {
         index.observe_only(a);
         index.observe_only(b);
     }
-    pairs
-        .iter()
-        .map(|(a, b)| index.pair(a, b).p as f64)
-        .collect()
+    pairs.iter().map(|(a, b)| index.pair(a, b)).collect()
 }
 
 /// Training examples from a labelled stream, by teacher forcing: each

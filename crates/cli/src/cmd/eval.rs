@@ -240,12 +240,14 @@ pub fn eval(args: EvalArgs, threads: usize) -> anyhow::Result<i32> {
                     .iter()
                     .filter_map(|_| Some((it.next()?, it.next()?)))
                     .collect();
-                let scores = run::pair_scores(&both, scorer.clone(), config.clone());
+                let explained = run::pair_explanations(&both, scorer.clone(), config.clone());
+                let scores: Vec<f64> = explained.iter().map(|e| e.p as f64).collect();
                 if let Some(out) = decisions_out.as_mut() {
-                    for (p, s) in pairs.iter().zip(&scores) {
+                    for (p, e) in pairs.iter().zip(&explained) {
                         let line = serde_json::json!({
                             "set": name, "pair": p.id, "a_lang": p.a.lang, "b_lang": p.b.lang,
-                            "overall": p.overall, "p": s,
+                            "overall": p.overall, "p": e.p,
+                            "signals": e.signals.iter().map(|(n, v, c)| serde_json::json!({"signal": n, "value": v, "contribution": c})).collect::<Vec<_>>(),
                         });
                         writeln!(out, "{line}")?;
                     }
