@@ -20,6 +20,9 @@ pub const FEATURE_NAMES: &[&str] = &[
     "story_size",
 ];
 
+/// How many signals there are.
+pub const N_FEATURES: usize = 13;
+
 /// Which signals the engine may use (`--signals`). `Dense` is the baseline
 /// the full engine is measured against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -75,7 +78,7 @@ pub struct Features {
 }
 
 impl Features {
-    pub fn values(&self) -> [f32; 13] {
+    pub fn values(&self) -> [f32; N_FEATURES] {
         [
             self.e5_centroid,
             self.e5_nearest,

@@ -20,6 +20,6 @@ pub mod scorer;
 pub mod terms;
 pub mod trees;
 
-pub use features::{Features, Signals, FEATURE_NAMES};
+pub use features::{Features, Signals, FEATURE_NAMES, N_FEATURES};
 pub use index::{ArticleInput, Decision, EngineConfig, StoryId, StoryIndex};
 pub use scorer::{Explanation, Model, Scorer, ScorerError, ScorerFile};

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::features::{Features, Signals, FEATURE_NAMES};
+use crate::features::{Features, Signals, FEATURE_NAMES, N_FEATURES};
 use crate::trees::{fit_boosted, BoostParams, Tree};
 
 /// The scorer file shipped in the repository (`storyweave train` rewrites it).
@@ -128,6 +128,26 @@ impl Scorer {
         Ok(Scorer { model, signals })
     }
 
+    /// A scorer with every weight at zero: for runs where only the signals
+    /// matter (building training examples), so that `storyweave train`
+    /// works even when the shipped file lists other signals.
+    pub fn untrained(signals: Signals) -> Scorer {
+        let n = FEATURE_NAMES.len();
+        Scorer {
+            model: Model {
+                features: FEATURE_NAMES.iter().map(|s| s.to_string()).collect(),
+                mean: vec![0.0; n],
+                scale: vec![1.0; n],
+                weights: vec![0.0; n],
+                bias: 0.0,
+                join_threshold: 0.5,
+                merge_threshold: 0.9,
+                trees: Vec::new(),
+            },
+            signals,
+        }
+    }
+
     /// The scorer shipped with storyweave.
     pub fn default_for(signals: Signals) -> Scorer {
         Scorer::from_json(DEFAULT_SCORER_JSON, signals)
@@ -140,7 +160,7 @@ impl Scorer {
     }
 
     /// The logistic part of the logit, on imputed signal values.
-    pub fn linear_logit(&self, x: &[f32; 13]) -> f32 {
+    pub fn linear_logit(&self, x: &[f32; N_FEATURES]) -> f32 {
         let m = &self.model;
         let mut z = m.bias;
         for i in 0..x.len() {
@@ -159,7 +179,7 @@ impl Scorer {
     pub fn explain(&self, f: &Features) -> Explanation {
         let x = impute(f.values(), &self.model.mean);
         let m = &self.model;
-        let mut contrib = [0f32; 13];
+        let mut contrib = [0f32; N_FEATURES];
         let mut bias = m.bias;
         for t in &m.trees {
             bias += t.attribute(&x, &mut contrib);
@@ -188,7 +208,7 @@ impl Scorer {
 /// mean, so they add nothing to the logit; the `*_known` indicator carries
 /// the fact that they are missing. Encoding them as 0 instead would read as
 /// strong evidence against joining.
-pub fn impute(mut x: [f32; 13], mean: &[f32]) -> [f32; 13] {
+pub fn impute(mut x: [f32; N_FEATURES], mean: &[f32]) -> [f32; N_FEATURES] {
     for (flag, deps) in MISSING_GROUPS {
         if x[*flag] == 0.0 {
             for &d in *deps {
@@ -218,13 +238,13 @@ pub fn sigmoid(z: f32) -> f32 {
 /// Positives and negatives are weighted to equal total mass so that the
 /// many easy negatives do not drown the few positives.
 pub fn fit_logistic(
-    xs: &[[f32; 13]],
+    xs: &[[f32; N_FEATURES]],
     ys: &[bool],
     sample_weights: &[f64],
-    active: &[bool; 13],
+    active: &[bool; N_FEATURES],
     l2: f64,
 ) -> (Vec<f32>, Vec<f32>, Vec<f32>, f32) {
-    let d = 13;
+    let d = N_FEATURES;
     let total: f64 = sample_weights.iter().sum::<f64>().max(1e-12);
     // Means of the guarded signals over the rows where they were measured,
     // then every row imputed the way the scorer will impute it.
@@ -241,7 +261,7 @@ pub fn fit_logistic(
             known_mean[j] = if n > 0.0 { (s / n) as f32 } else { 0.0 };
         }
     }
-    let imputed: Vec<[f32; 13]> = xs.iter().map(|x| impute(*x, &known_mean)).collect();
+    let imputed: Vec<[f32; N_FEATURES]> = xs.iter().map(|x| impute(*x, &known_mean)).collect();
     let xs = &imputed[..];
     let mut mean = vec![0f64; d];
     let mut var = vec![0f64; d];
@@ -361,12 +381,13 @@ fn solve(mut a: Vec<Vec<f64>>, mut b: Vec<f64>) -> Vec<f64> {
 /// same calibrated logit rather than pull it towards the many negatives.
 pub fn fit_trees(
     scorer: &Scorer,
-    xs: &[[f32; 13]],
+    xs: &[[f32; N_FEATURES]],
     ys: &[bool],
     sample_weights: &[f64],
     params: &BoostParams,
 ) -> Vec<Tree> {
-    let imputed: Vec<[f32; 13]> = xs.iter().map(|x| impute(*x, &scorer.model.mean)).collect();
+    let imputed: Vec<[f32; N_FEATURES]> =
+        xs.iter().map(|x| impute(*x, &scorer.model.mean)).collect();
     let base: Vec<f64> = imputed
         .iter()
         .map(|x| scorer.linear_logit(x) as f64)
@@ -387,7 +408,7 @@ pub fn fit_trees(
         .zip(sample_weights)
         .map(|(y, w)| w * if *y { wp } else { wn })
         .collect();
-    let mut active = [false; 13];
+    let mut active = [false; N_FEATURES];
     for (j, a) in active.iter_mut().enumerate() {
         *a = scorer.signals.uses(j);
     }
@@ -405,6 +426,20 @@ mod tests {
             assert_eq!(sc.model.features.len(), FEATURE_NAMES.len());
             assert!(sc.model.join_threshold > 0.0 && sc.model.join_threshold < 1.0);
         }
+    }
+
+    #[test]
+    fn untrained_scorer_is_neutral_and_needs_no_file() {
+        let sc = Scorer::untrained(Signals::All);
+        let f = Features {
+            e5_centroid: 0.9,
+            use_known: 1.0,
+            use_nearest: 0.8,
+            ..Default::default()
+        };
+        assert_eq!(sc.probability(&f), 0.5);
+        assert_eq!(sc.probability(&Features::default()), 0.5);
+        assert!(sc.explain(&f).signals.iter().all(|s| s.2 == 0.0));
     }
 
     #[test]
@@ -433,13 +468,14 @@ mod tests {
         let mut xs = vec![];
         let mut ys = vec![];
         for i in 0..200 {
-            let mut x = [0f32; 13];
+            let mut x = [0f32; N_FEATURES];
             x[0] = (i % 20) as f32 / 20.0;
             x[7] = ((i * 7919) % 13) as f32;
             xs.push(x);
             ys.push(x[0] > 0.5);
         }
-        let (mean, scale, w, b) = fit_logistic(&xs, &ys, &vec![1.0; xs.len()], &[true; 13], 1.0);
+        let (mean, scale, w, b) =
+            fit_logistic(&xs, &ys, &vec![1.0; xs.len()], &[true; N_FEATURES], 1.0);
         assert!(w[0] > 2.0, "{w:?}");
         assert!(w[7].abs() < w[0].abs() / 5.0, "{w:?}");
         let p = |v: f32| {

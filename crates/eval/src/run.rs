@@ -8,6 +8,7 @@ use storyweave_core::Article;
 use storyweave_engine::scorer::{fit_logistic, fit_trees, Model};
 use storyweave_engine::{
     ArticleInput, Decision, EngineConfig, Explanation, Scorer, Signals, StoryIndex, FEATURE_NAMES,
+    N_FEATURES,
 };
 use storyweave_entities::EntityExtractor;
 use storyweave_pipeline::{article_entities, engine_input, Encoders};
@@ -180,9 +181,9 @@ pub fn story_examples(
     order: &[usize],
     gold: &[String],
     config: EngineConfig,
-) -> Vec<([f32; 13], bool)> {
+) -> Vec<([f32; N_FEATURES], bool)> {
     let mut index = StoryIndex::new(
-        Scorer::default_for(Signals::All),
+        Scorer::untrained(Signals::All),
         EngineConfig {
             signals: Signals::All,
             ..config
@@ -206,8 +207,8 @@ pub fn story_examples(
 pub fn pair_examples(
     pairs: &[(ArticleInput, ArticleInput, bool)],
     config: EngineConfig,
-) -> Vec<([f32; 13], bool)> {
-    let mut index = StoryIndex::new(Scorer::default_for(Signals::All), config);
+) -> Vec<([f32; N_FEATURES], bool)> {
+    let mut index = StoryIndex::new(Scorer::untrained(Signals::All), config);
     for (a, b, _) in pairs {
         index.observe_only(a);
         index.observe_only(b);
@@ -223,7 +224,7 @@ pub fn pair_examples(
 /// so that one large set (11,000 headlines) does not decide the weights for
 /// all the others. Thresholds are set afterwards by [`tune_join_threshold`].
 pub fn fit(
-    sets: &[Vec<([f32; 13], bool)>],
+    sets: &[Vec<([f32; N_FEATURES], bool)>],
     signals: Signals,
     boost: &storyweave_engine::trees::BoostParams,
 ) -> Model {
@@ -240,7 +241,7 @@ pub fn fit(
             ws.push(w);
         }
     }
-    let mut active = [false; 13];
+    let mut active = [false; N_FEATURES];
     for (j, a) in active.iter_mut().enumerate() {
         *a = signals.uses(j);
     }
