@@ -443,6 +443,24 @@ mod tests {
     }
 
     #[test]
+    fn version_1_files_without_trees_still_load() {
+        let mut v: serde_json::Value = serde_json::from_str(DEFAULT_SCORER_JSON).unwrap();
+        v["version"] = 1.into();
+        for m in v["models"].as_object_mut().unwrap().values_mut() {
+            m.as_object_mut().unwrap().remove("trees");
+        }
+        let sc = Scorer::from_json(&v.to_string(), Signals::All).unwrap();
+        assert!(sc.model.trees.is_empty());
+        let f = Features {
+            e5_centroid: 0.9,
+            e5_nearest: 0.95,
+            ..Default::default()
+        };
+        let shipped = Scorer::default_for(Signals::All);
+        assert_eq!(sc.probability(&f), shipped.probability(&f));
+    }
+
+    #[test]
     fn bad_scorer_files_are_rejected() {
         assert!(matches!(
             Scorer::from_json("{", Signals::All),
