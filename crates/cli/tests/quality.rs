@@ -6,17 +6,12 @@
 mod common;
 use common::{bin, models_ready, shared};
 
-#[test]
-fn eval_on_all_labelled_sets_clears_the_floors() {
-    let Some(shared) = shared() else { return };
-    if !models_ready() {
-        return;
-    }
-    let root = storyweave_core::paths::workspace_root();
+/// `storyweave eval --json ARGS` from the workspace root; its report.
+fn eval_json(args: &[&std::ffi::OsStr]) -> serde_json::Value {
     let out = bin()
-        .args(["eval", "--json", "corpus"])
-        .arg(shared.join("data"))
-        .current_dir(&root)
+        .args(["eval", "--json"])
+        .args(args)
+        .current_dir(storyweave_core::paths::workspace_root())
         .output()
         .unwrap();
     assert!(
@@ -24,7 +19,17 @@ fn eval_on_all_labelled_sets_clears_the_floors() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn eval_on_all_labelled_sets_clears_the_floors() {
+    let Some(shared) = shared() else { return };
+    if !models_ready() {
+        return;
+    }
+    let data = shared.join("data");
+    let report = eval_json(&["corpus".as_ref(), data.as_os_str()]);
     println!("{}", serde_json::to_string_pretty(&report).unwrap());
     let sets = report["sets"].as_array().unwrap();
     let get = |name: &str, field: &str| -> f64 {
@@ -72,21 +77,9 @@ fn eval_writes_every_decision() {
     if !models_ready() {
         return;
     }
-    let root = storyweave_core::paths::workspace_root();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("decisions.jsonl");
-    let out = bin()
-        .args(["eval", "--json", "corpus", "--decisions"])
-        .arg(&file)
-        .current_dir(&root)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report = eval_json(&["corpus".as_ref(), "--decisions".as_ref(), file.as_os_str()]);
     let n = report["sets"][0]["n"].as_u64().unwrap() as usize;
     let lines: Vec<serde_json::Value> = std::fs::read_to_string(&file)
         .unwrap()

@@ -278,17 +278,7 @@ pub fn fit_logistic(
     // A floor on the scale: a signal nearly constant in training (time on an
     // undated set) must not blow up to tens of deviations elsewhere.
     let scale: Vec<f64> = var.iter().map(|v| v.sqrt().max(0.1)).collect();
-    let pos: f64 = ys
-        .iter()
-        .zip(sample_weights)
-        .filter(|(y, _)| **y)
-        .map(|(_, w)| w)
-        .sum::<f64>()
-        .max(1e-12);
-    let neg = (total - pos).max(1e-12);
-    let n = xs.len().max(1) as f64;
-    // Each class gets half the mass, and the mean weight stays 1.
-    let (wp, wn) = (n / (2.0 * pos), n / (2.0 * neg));
+    let (wp, wn) = class_weights(ys, sample_weights);
     // Parameters: [bias, w_active...]
     let idx: Vec<usize> = (0..d).filter(|&j| active[j]).collect();
     let k = idx.len() + 1;
@@ -375,6 +365,22 @@ fn solve(mut a: Vec<Vec<f64>>, mut b: Vec<f64>) -> Vec<f64> {
     x
 }
 
+/// Multipliers for positive and negative examples that give each class
+/// half the (sample-weighted) mass while the mean weight stays 1.
+fn class_weights(ys: &[bool], sample_weights: &[f64]) -> (f64, f64) {
+    let total: f64 = sample_weights.iter().sum::<f64>().max(1e-12);
+    let pos: f64 = ys
+        .iter()
+        .zip(sample_weights)
+        .filter(|(y, _)| **y)
+        .map(|(_, w)| w)
+        .sum::<f64>()
+        .max(1e-12);
+    let neg = (total - pos).max(1e-12);
+    let n = ys.len().max(1) as f64;
+    (n / (2.0 * pos), n / (2.0 * neg))
+}
+
 /// Fits boosted trees on top of a fitted logistic `model`: the trees start
 /// from its logit and see the signals imputed as the scorer imputes them.
 /// Classes are balanced as in [`fit_logistic`], so the trees correct the
@@ -392,17 +398,7 @@ pub fn fit_trees(
         .iter()
         .map(|x| scorer.linear_logit(x) as f64)
         .collect();
-    let pos: f64 = ys
-        .iter()
-        .zip(sample_weights)
-        .filter(|(y, _)| **y)
-        .map(|(_, w)| w)
-        .sum::<f64>()
-        .max(1e-12);
-    let total: f64 = sample_weights.iter().sum();
-    let neg = (total - pos).max(1e-12);
-    let n = xs.len().max(1) as f64;
-    let (wp, wn) = (n / (2.0 * pos), n / (2.0 * neg));
+    let (wp, wn) = class_weights(ys, sample_weights);
     let ws: Vec<f64> = ys
         .iter()
         .zip(sample_weights)
