@@ -370,10 +370,7 @@ fn for_each_object(
 ) -> Result<(), EvalError> {
     let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
     for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
-        let at = RecordLocation {
-            file: file.to_string(),
-            line: Some(i + 1),
-        };
+        let at = RecordLocation::at_line(file, i + 1);
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;

@@ -8,6 +8,24 @@ pub struct RecordLocation {
     pub line: Option<usize>,
 }
 
+impl RecordLocation {
+    /// A record that is a whole file (a page, a feed, a plain-text article).
+    pub fn whole(file: impl Into<String>) -> Self {
+        RecordLocation {
+            file: file.into(),
+            line: None,
+        }
+    }
+
+    /// A record on 1-based line `line` of a line-oriented file.
+    pub fn at_line(file: impl Into<String>, line: usize) -> Self {
+        RecordLocation {
+            file: file.into(),
+            line: Some(line),
+        }
+    }
+}
+
 impl fmt::Display for RecordLocation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.line {

@@ -34,10 +34,7 @@ pub fn read_feed(
     name: &str,
     sink: &mut dyn FnMut(Result<Record, RecordError>) -> Flow,
 ) -> Flow {
-    let at = RecordLocation {
-        file: name.to_string(),
-        line: None,
-    };
+    let at = RecordLocation::whole(name);
     let feed = match parse_feed(bytes, &at) {
         Ok(f) => f,
         Err(e) => return sink(Err(e)),

@@ -107,10 +107,7 @@ pub fn read_url(
     match fetch(url, opts) {
         Ok(f) => read_sniffed(&f.bytes, url, f.content_type.as_deref(), sink),
         Err(e) => sink(Err(RecordError::new(
-            RecordLocation {
-                file: url.to_string(),
-                line: None,
-            },
+            RecordLocation::whole(url),
             None,
             e.to_string(),
         ))),

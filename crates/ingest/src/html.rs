@@ -47,10 +47,7 @@ pub fn read_html(
     name: &str,
     sink: &mut dyn FnMut(Result<Record, RecordError>) -> Flow,
 ) -> Flow {
-    let at = RecordLocation {
-        file: name.to_string(),
-        line: None,
-    };
+    let at = RecordLocation::whole(name);
     sink(parse_html(bytes, &at).map(|article| Record {
         article,
         label: None,

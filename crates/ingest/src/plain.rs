@@ -130,10 +130,7 @@ mod tests {
     use super::*;
 
     fn at() -> RecordLocation {
-        RecordLocation {
-            file: "x.txt".into(),
-            line: None,
-        }
+        RecordLocation::whole("x.txt")
     }
 
     #[test]

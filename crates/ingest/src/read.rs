@@ -89,10 +89,7 @@ fn read_dir(dir: &Path, sink: &mut dyn FnMut(Result<Record, RecordError>) -> Flo
             }
             Ok(_) => {}
             Err(e) => {
-                let at = RecordLocation {
-                    file: dir.display().to_string(),
-                    line: None,
-                };
+                let at = RecordLocation::whole(dir.display().to_string());
                 sink(Err(RecordError::new(
                     at,
                     None,
@@ -141,10 +138,7 @@ fn read_file(path: &Path, sink: &mut dyn FnMut(Result<Record, RecordError>) -> F
             sink,
         ),
         Err(e) => sink(Err(RecordError::new(
-            RecordLocation {
-                file: name,
-                line: None,
-            },
+            RecordLocation::whole(name),
             None,
             format!("cannot open: {e}"),
         ))),
@@ -207,10 +201,7 @@ fn read_whole<R: Read>(
     sink: &mut dyn FnMut(Result<Record, RecordError>) -> Flow,
     parse: impl FnOnce(&[u8], &str, &mut dyn FnMut(Result<Record, RecordError>) -> Flow) -> Flow,
 ) -> Flow {
-    let at = RecordLocation {
-        file: name.to_string(),
-        line: None,
-    };
+    let at = RecordLocation::whole(name);
     let mut bytes = Vec::new();
     if let Err(e) = reader.take(limit as u64 + 1).read_to_end(&mut bytes) {
         return sink(Err(RecordError::new(at, None, format!("read error: {e}"))));
@@ -255,10 +246,7 @@ fn read_jsonl<R: BufRead>(
     let mut line_no = 0usize;
     loop {
         line_no += 1;
-        let at = RecordLocation {
-            file: name.to_string(),
-            line: Some(line_no),
-        };
+        let at = RecordLocation::at_line(name, line_no);
         let line = match lines.next_line() {
             Ok(Some(l)) => l,
             Ok(None) => return ControlFlow::Continue(()),
@@ -321,10 +309,7 @@ fn read_plain<R: Read>(
     stem: &str,
     sink: &mut dyn FnMut(Result<Record, RecordError>) -> Flow,
 ) -> Flow {
-    let at = RecordLocation {
-        file: name.to_string(),
-        line: None,
-    };
+    let at = RecordLocation::whole(name);
     let mut bytes = Vec::new();
     // Read one byte past the limit to know the file is too big without reading it all.
     if let Err(e) = reader
@@ -351,10 +336,7 @@ fn read_plain<R: Read>(
                 .filter(|&&b| b == b'\n')
                 .count()
                 + 1;
-            let at = RecordLocation {
-                file: name.to_string(),
-                line: Some(line),
-            };
+            let at = RecordLocation::at_line(name, line);
             return sink(Err(RecordError::new(
                 at,
                 None,

@@ -120,14 +120,11 @@ pub fn parse_body(bytes: &[u8]) -> Result<Vec<Article>, ApiError> {
     let mut articles = Vec::with_capacity(items.len());
     let mut errors = Vec::new();
     for (i, item) in items.iter().enumerate() {
-        let at = RecordLocation {
-            file: if single {
-                "body".into()
-            } else {
-                format!("body[{i}]")
-            },
-            line: None,
-        };
+        let at = RecordLocation::whole(if single {
+            "body".to_string()
+        } else {
+            format!("body[{i}]")
+        });
         match clean_article_value(item, &at) {
             Ok(p) => articles.push(p.article),
             Err(e) => errors.push((i, e)),

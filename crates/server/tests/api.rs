@@ -142,10 +142,7 @@ async fn reads_filters_pagination_search_and_metrics() {
         .map(|v| {
             let mut art = storyweave_ingest::parse_article_value(
                 v,
-                &storyweave_ingest::RecordLocation {
-                    file: "corpus".into(),
-                    line: None,
-                },
+                &storyweave_ingest::RecordLocation::whole("corpus"),
             )
             .unwrap()
             .article;
