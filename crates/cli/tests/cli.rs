@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::{Output, Stdio};
 
 mod common;
-use common::{bin, models_ready, shared};
+use common::{assert_ok, bin, models_ready, shared, stories_json};
 
 fn run(db: &Path, args: &[&str], stdin: Option<&[u8]>) -> Output {
     let mut cmd = bin();
@@ -26,16 +26,6 @@ fn run(db: &Path, args: &[&str], stdin: Option<&[u8]>) -> Output {
         child.stdin.take().unwrap().write_all(bytes).unwrap();
     }
     child.wait_with_output().unwrap()
-}
-
-fn stories_json(db: &Path) -> serde_json::Value {
-    let out = run(db, &["stories", "--json"], None);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 const EN: &str = "The central bank of the fictional republic of Veldoria raised its main interest rate by half a point on Tuesday, citing stubborn inflation in food and energy prices.";
@@ -79,11 +69,7 @@ fn bad_records_are_reported_and_good_ones_kept() {
     )
     .unwrap();
     let out = run(&db, &["ingest", good.to_str().unwrap()], None);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
 
     let mixed = dir.path().join("mixed.jsonl");
     let mut body = format!(
@@ -145,11 +131,7 @@ fn seeds_read_as_one_story_with_their_fields() {
         &["ingest", shared.join("data/seeds").to_str().unwrap()],
         None,
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     let stories = stories_json(&db);
     let arts: Vec<&serde_json::Value> = stories
         .as_array()
@@ -202,11 +184,7 @@ fn seeds_stay_together_among_the_demo_corpus() {
         ],
         None,
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     let stories = stories_json(&db);
     let seeds = [
         "000_4767b6bb549759c7",
@@ -287,11 +265,7 @@ fn embed_matches_the_reference_cosines_between_the_seeds() {
             &["embed", "--model", model, "--jsonl"],
             Some(input.as_bytes()),
         );
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_ok(&out);
         let ours: Vec<Vec<f64>> = String::from_utf8_lossy(&out.stdout)
             .lines()
             .map(|l| {

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, OpenFlags};
 
 mod common;
-use common::{bin, models_ready};
+use common::{bin, models_ready, stories_json};
 
 const ARTICLES: usize = 3000;
 const EVENTS: usize = 40;
@@ -513,19 +513,7 @@ fn killed_ingest_loses_nothing_and_resumes() {
     assert_eq!(stored, input_ids, "every input article stored once");
 
     // What readers see: every article in exactly one story.
-    let out = bin()
-        .arg("--db")
-        .arg(&db)
-        .args(["stories", "--json"])
-        .current_dir(storyweave_core::paths::workspace_root())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stories: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let stories = stories_json(&db);
     let mut listed: Vec<String> = Vec::new();
     for s in stories.as_array().unwrap() {
         let story_id = s["id"].as_i64().unwrap();

@@ -4,7 +4,7 @@
 //! fails CI. Sets the scorer was fitted on are scored on their test half.
 
 mod common;
-use common::{bin, models_ready, shared};
+use common::{bin, json_of, models_ready, shared};
 
 /// `storyweave eval --json ARGS` from the workspace root; its report.
 fn eval_json(args: &[&std::ffi::OsStr]) -> serde_json::Value {
@@ -14,12 +14,7 @@ fn eval_json(args: &[&std::ffi::OsStr]) -> serde_json::Value {
         .current_dir(storyweave_core::paths::workspace_root())
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    json_of(&out)
 }
 
 #[test]

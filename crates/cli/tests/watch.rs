@@ -9,7 +9,7 @@ use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{bin, models_ready};
+use common::{bin, models_ready, stories_json};
 
 fn fixture(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -29,13 +29,7 @@ fn run(db: &Path, args: &[&str]) -> Output {
 
 /// (id, url) of every stored article.
 fn stored(db: &Path) -> Vec<(String, Option<String>)> {
-    let out = run(db, &["stories", "--json"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = stories_json(db);
     v.as_array()
         .unwrap()
         .iter()

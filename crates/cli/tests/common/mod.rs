@@ -2,8 +2,8 @@
 //! its own subset of them).
 #![allow(dead_code)]
 
-use std::path::PathBuf;
-use std::process::Command;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 
 /// The `storyweave` binary built for these tests.
 pub fn bin() -> Command {
@@ -26,4 +26,31 @@ pub fn shared() -> Option<PathBuf> {
         println!("skipped: ../shared is absent");
     }
     s
+}
+
+/// Fails the test with the command's stderr unless it exited 0.
+pub fn assert_ok(out: &Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The JSON a successful command printed.
+pub fn json_of(out: &Output) -> serde_json::Value {
+    assert_ok(out);
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// `storyweave --db DB stories --json`, from the workspace root.
+pub fn stories_json(db: &Path) -> serde_json::Value {
+    let out = bin()
+        .arg("--db")
+        .arg(db)
+        .args(["stories", "--json"])
+        .current_dir(storyweave_core::paths::workspace_root())
+        .output()
+        .unwrap();
+    json_of(&out)
 }
