@@ -14,6 +14,7 @@ use storyweave_entities::EntityExtractor;
 use storyweave_pipeline::{article_entities, engine_input, Encoders};
 use storyweave_store::VectorCache;
 
+use crate::error::EvalError;
 use crate::metrics::{cluster_scores, ClusterScores};
 
 fn text_key(prefix: &str, text: &str) -> String {
@@ -137,29 +138,25 @@ pub fn cluster_and_score(
     scorer: Scorer,
     config: EngineConfig,
 ) -> ClusterScores {
-    let predicted: Vec<String> = cluster(inputs, order, scorer, config)
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    let p: Vec<&str> = order.iter().map(|&i| predicted[i].as_str()).collect();
+    score_found(&cluster(inputs, order, scorer, config), order, gold)
+        .expect("same lengths, non-empty")
+}
+
+/// Scores the stories found for each article (indexed like the inputs)
+/// against the gold labels, in stream order.
+pub fn score_found(
+    found: &[i64],
+    order: &[usize],
+    gold: &[String],
+) -> Result<ClusterScores, EvalError> {
+    let p: Vec<String> = order.iter().map(|&i| found[i].to_string()).collect();
     let g: Vec<&str> = order.iter().map(|&i| gold[i].as_str()).collect();
-    cluster_scores(&p, &g).expect("same lengths, non-empty")
+    cluster_scores(&p, &g)
 }
 
-/// The probability each pair reports one story: `a` scored against a story
-/// made of `b`, with IDF statistics from every text of the set.
-pub fn pair_scores(
-    pairs: &[(ArticleInput, ArticleInput)],
-    scorer: Scorer,
-    config: EngineConfig,
-) -> Vec<f64> {
-    pair_explanations(pairs, scorer, config)
-        .iter()
-        .map(|e| e.p as f64)
-        .collect()
-}
-
-/// [`pair_scores`] with each pair's per-signal explanation.
+/// Each pair's probability of reporting one story, with its per-signal
+/// explanation: `a` scored against a story made of `b`, with IDF
+/// statistics from every text of the set.
 pub fn pair_explanations(
     pairs: &[(ArticleInput, ArticleInput)],
     scorer: Scorer,
@@ -277,24 +274,27 @@ pub fn dense_timeline(records: &[(Article, String)], hours: f64) -> Option<Vec<(
         return None;
     }
     let origin = records.iter().filter_map(|(a, _)| a.published_at).min()?;
-    let mut first: FxHashMap<&str, chrono::DateTime<chrono::Utc>> = FxHashMap::default();
+    let span = (hours * 3600.0).max(1.0) as u64;
+    // Per story: its first date and where in the span it now starts.
+    let mut start: FxHashMap<&str, (chrono::DateTime<chrono::Utc>, i64)> = FxHashMap::default();
     for (a, s) in records {
         if let Some(t) = a.published_at {
-            let e = first.entry(s.as_str()).or_insert(t);
-            *e = (*e).min(t);
+            let e = start.entry(s.as_str()).or_insert_with(|| {
+                let h = Sha256::digest(s.as_bytes());
+                let offset = u64::from_le_bytes(h[..8].try_into().expect("8 bytes")) % span;
+                (t, offset as i64)
+            });
+            e.0 = e.0.min(t);
         }
     }
-    let span = (hours * 3600.0).max(1.0) as u64;
     Some(
         records
             .iter()
             .map(|(a, s)| {
                 let mut a = a.clone();
-                if let (Some(t), Some(f)) = (a.published_at, first.get(s.as_str())) {
-                    let h = Sha256::digest(s.as_bytes());
-                    let offset = u64::from_le_bytes(h[..8].try_into().expect("8 bytes")) % span;
+                if let (Some(t), Some((first, offset))) = (a.published_at, start.get(s.as_str())) {
                     a.published_at =
-                        Some(origin + (t - *f) + chrono::Duration::seconds(offset as i64));
+                        Some(origin + (t - *first) + chrono::Duration::seconds(*offset));
                 }
                 (a, s.clone())
             })

@@ -195,10 +195,7 @@ pub fn eval(args: EvalArgs, threads: usize) -> anyhow::Result<i32> {
                 let inputs = prep.inputs(&arts, &name)?;
                 let (found, decisions) =
                     run::cluster_with_decisions(&inputs, &order, scorer.clone(), config.clone());
-                let p: Vec<String> = order.iter().map(|&i| found[i].to_string()).collect();
-                let g: Vec<&str> = order.iter().map(|&i| gold[i].as_str()).collect();
-                let p: Vec<&str> = p.iter().map(String::as_str).collect();
-                let s = storyweave_eval::cluster_scores(&p, &g)
+                let s = run::score_found(&found, &order, &gold)
                     .context("an evaluation set with no articles")?;
                 if let Some(out) = decisions_out.as_mut() {
                     for &i in &order {
@@ -376,17 +373,23 @@ pub fn train(args: TrainArgs, threads: usize) -> anyhow::Result<i32> {
                     ex.len()
                 );
                 examples.push(ex);
+                let dense = (args.dense_hours > 0.0)
+                    .then(|| run::dense_timeline(&records, args.dense_hours))
+                    .flatten()
+                    .map(|dense| {
+                        // Same articles, other dates: no need to embed or extract again.
+                        let mut moved = inputs.clone();
+                        for (input, (a, _)) in moved.iter_mut().zip(&dense) {
+                            input.time = a.published_at;
+                        }
+                        (moved, stream_order(&dense))
+                    });
                 streams_data.push((inputs, order, gold.clone()));
-                if args.dense_hours > 0.0 {
-                    if let Some(dense) = run::dense_timeline(&records, args.dense_hours) {
-                        let order = stream_order(&dense);
-                        let arts: Vec<&Article> = dense.iter().map(|(a, _)| a).collect();
-                        let inputs = prep.inputs(&arts, &name)?;
-                        let ex = run::story_examples(&inputs, &order, &gold, config.clone());
-                        eprintln!("{name} (dense timeline): {} examples", ex.len());
-                        examples.push(ex);
-                        streams_data.push((inputs, order, gold));
-                    }
+                if let Some((inputs, order)) = dense {
+                    let ex = run::story_examples(&inputs, &order, &gold, config.clone());
+                    eprintln!("{name} (dense timeline): {} examples", ex.len());
+                    examples.push(ex);
+                    streams_data.push((inputs, order, gold));
                 }
             }
             DataSet::Pairs { name, pairs, .. } => {
