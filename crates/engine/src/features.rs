@@ -18,10 +18,11 @@ pub const FEATURE_NAMES: &[&str] = &[
     "time_mean",
     "time_known",
     "story_size",
+    "article_terms",
 ];
 
 /// How many signals there are.
-pub const N_FEATURES: usize = 13;
+pub const N_FEATURES: usize = 14;
 
 /// Which signals the engine may use (`--signals`). `Dense` is the baseline
 /// the full engine is measured against.
@@ -75,6 +76,10 @@ pub struct Features {
     pub time_mean: f32,
     pub time_known: f32,
     pub story_size: f32,
+    /// `ln(1 + distinct terms)` of the article: the same for every
+    /// candidate, so it moves the join threshold with the article's length
+    /// (a headline carries less evidence than a full text).
+    pub article_terms: f32,
 }
 
 impl Features {
@@ -93,6 +98,7 @@ impl Features {
             self.time_mean,
             self.time_known,
             self.story_size,
+            self.article_terms,
         ]
     }
 }

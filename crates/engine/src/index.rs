@@ -491,6 +491,9 @@ pub struct StoryIndex {
 }
 
 const HOUR: f64 = 3600.0;
+/// Distinct terms beyond which an article counts as full length for
+/// `article_terms` (headlines have about 6, full articles hundreds).
+const ARTICLE_TERMS_CAP: usize = 50;
 
 /// Below this many live stories an exact scan of the centroids (computed
 /// from the quantised members) is cheap and exact; above it the HNSW index
@@ -690,6 +693,7 @@ impl StoryIndex {
             f.time_mean = (-(t as f64 - mean).abs() / HOUR / 72.0).exp() as f32;
         }
         f.story_size = (1.0 + s.articles.len() as f32).ln();
+        f.article_terms = (1.0 + a.terms.len().min(ARTICLE_TERMS_CAP) as f32).ln();
         f
     }
 
@@ -1337,6 +1341,32 @@ mod tests {
         assert_eq!(f.use_known, 1.0);
     }
 
+    /// `article_terms` depends on the article alone: the same against every
+    /// story, larger for a longer text, and flat past the cap.
+    #[test]
+    fn article_terms_follows_the_article_length() {
+        let mut idx = index(EngineConfig::default());
+        let e5 = unit(1, None, 1.0, 384);
+        let a = idx.force(
+            &article("a", e5.clone(), None, "rain floods the valley"),
+            None,
+        );
+        let b = idx.force(&article("b", unit(2, None, 1.0, 384), None, "a"), None);
+        let words: Vec<String> = (0..200).map(|i| format!("word{i}x")).collect();
+        let signal = |idx: &StoryIndex, n: usize, story: StoryId| {
+            let text = words[..n].join(" ");
+            let q = idx.prepare(&article("q", e5.clone(), None, &text));
+            idx.features(&q, &idx.stories[&story]).article_terms
+        };
+        let short = signal(&idx, 5, a);
+        assert_eq!(short, signal(&idx, 5, b));
+        assert!((short - 6f32.ln()).abs() < 1e-6, "{short}");
+        assert!(signal(&idx, 30, a) > short);
+        let capped = (1.0 + ARTICLE_TERMS_CAP as f32).ln();
+        assert_eq!(signal(&idx, ARTICLE_TERMS_CAP, a), capped);
+        assert_eq!(signal(&idx, 200, a), capped);
+    }
+
     /// Past the scan threshold a lone member lends its e5 codes to the
     /// centroid index; the signals do not change, nor do they once it
     /// takes them back for a second member.
@@ -1552,6 +1582,6 @@ mod tests {
         let oldest = idx.by_time.first().unwrap().0;
         assert!(oldest >= (t0 + chrono::Duration::hours(511 - 192)).timestamp());
         assert_eq!(idx.by_time.len(), idx.live_stories());
-        assert_eq!(FEATURE_NAMES.len(), 13);
+        assert_eq!(FEATURE_NAMES.len(), 14);
     }
 }

@@ -2,7 +2,7 @@
 //! probability that an article belongs to a story, and the learned
 //! thresholds that decide "join" versus "open a new story" and "merge".
 //!
-//! A logistic regression gives the base logit: 13 signals, and every
+//! A logistic regression gives the base logit: 14 signals, and every
 //! decision must be explainable as a sum of per-signal contributions.
 //! Optional boosted trees ([`crate::trees`]) then correct it where signals
 //! interact; their output is attributed to signals too, so the sum still

@@ -9,7 +9,7 @@
 //! still explains itself signal by signal.
 //!
 //! Written here rather than taken from a crate: the fit is ~150 lines on
-//! 13 features, and it needs per-example weights (every data set weighs
+//! 14 features, and it needs per-example weights (every data set weighs
 //! the same), a base margin (the logistic logit) and a feature mask (the
 //! dense baseline), which the small GBDT crates do not all offer together.
 
