@@ -310,22 +310,60 @@ pub struct Stream<'a> {
 }
 
 /// Picks the join threshold that maximises mean BCubed F1 over the dev
-/// streams (grid 0.05..0.95); the merge threshold sits above it.
+/// streams (grid 0.05..0.95), with the merge threshold at its default
+/// place above it ([`merge_threshold_for`]).
 pub fn tune_join_threshold(
     streams: &[Stream<'_>],
     model: &Model,
     signals: Signals,
     config: &EngineConfig,
 ) -> (f32, f64) {
-    let mut best = (0.5f32, -1.0f64);
-    for step in 1..20 {
+    let grid = (1..20).map(|step| {
         let t = step as f32 * 0.05;
-        let m = Model {
+        Model {
             join_threshold: t,
             merge_threshold: merge_threshold_for(t),
             ..model.clone()
+        }
+    });
+    let (m, f) = best_on_dev(streams, grid, signals, config);
+    (m.join_threshold, f)
+}
+
+/// Picks the merge threshold, with the join threshold fixed, that
+/// maximises mean BCubed F1 over the dev streams: from the join threshold
+/// itself up to 0.99 (merging almost never).
+pub fn tune_merge_threshold(
+    streams: &[Stream<'_>],
+    model: &Model,
+    signals: Signals,
+    config: &EngineConfig,
+) -> (f32, f64) {
+    let join = model.join_threshold;
+    let grid = MERGE_STEPS.iter().map(|k| Model {
+        merge_threshold: (join + (1.0 - join) * k).min(0.99),
+        ..model.clone()
+    });
+    let (m, f) = best_on_dev(streams, grid, signals, config);
+    (m.merge_threshold, f)
+}
+
+/// Where the merge threshold may sit between the join threshold (0) and 1.
+const MERGE_STEPS: [f32; 6] = [0.0, 0.2, 0.4, 0.6, 0.8, 0.975];
+
+/// The first model of `grid` with the best mean dev BCubed F1.
+fn best_on_dev(
+    streams: &[Stream<'_>],
+    grid: impl Iterator<Item = Model>,
+    signals: Signals,
+    config: &EngineConfig,
+) -> (Model, f64) {
+    let mut best: Option<(Model, f64)> = None;
+    for m in grid {
+        let scorer = Scorer {
+            model: m.clone(),
+            signals,
         };
-        let scorer = Scorer { model: m, signals };
         let f: f64 = streams
             .iter()
             .map(|s| {
@@ -343,11 +381,11 @@ pub fn tune_join_threshold(
             })
             .sum::<f64>()
             / streams.len().max(1) as f64;
-        if f > best.1 + 1e-9 {
-            best = (t, f);
+        if best.as_ref().is_none_or(|b| f > b.1 + 1e-9) {
+            best = Some((m, f));
         }
     }
-    best
+    best.expect("a non-empty grid")
 }
 
 /// Merging is rarer than joining: a story must fit another clearly.
@@ -368,6 +406,65 @@ mod tests {
                 + Duration::hours(hour),
         );
         (a, story.to_string())
+    }
+
+    /// Two stories of three articles each, e5 vectors around two
+    /// orthogonal directions; the tuners pick from their grids the
+    /// thresholds that score best on them.
+    #[test]
+    fn tuners_pick_the_best_thresholds_on_the_streams() {
+        let input = |i: usize| {
+            let mut e5 = vec![0.0f32; 8];
+            e5[i % 2] = 1.0;
+            e5[2 + i] = 0.1;
+            ArticleInput {
+                id: format!("a{i}"),
+                lang: "en".into(),
+                time: None,
+                e5,
+                use_vec: None,
+                entities: Vec::new(),
+                text: String::new(),
+            }
+        };
+        let inputs: Vec<ArticleInput> = (0..6).map(input).collect();
+        let gold: Vec<String> = (0..6).map(|i| format!("s{}", i % 2)).collect();
+        let order: Vec<usize> = (0..6).collect();
+        let streams = [Stream {
+            inputs: &inputs,
+            order: &order,
+            gold: &gold,
+        }];
+        let model = Scorer::default_for(Signals::Dense).model;
+        let config = EngineConfig::default();
+        let (t, f1) = tune_join_threshold(&streams, &model, Signals::Dense, &config);
+        let at = |join: f32, merge: f32| {
+            let m = Model {
+                join_threshold: join,
+                merge_threshold: merge,
+                ..model.clone()
+            };
+            let scorer = Scorer {
+                model: m,
+                signals: Signals::Dense,
+            };
+            cluster_and_score(&inputs, &order, &gold, scorer, config.clone()).bcubed_f1
+        };
+        assert_eq!(f1, at(t, merge_threshold_for(t)));
+        for step in 1..20 {
+            let other = step as f32 * 0.05;
+            assert!(at(other, merge_threshold_for(other)) <= f1 + 1e-9);
+        }
+        let tuned = Model {
+            join_threshold: t,
+            ..model.clone()
+        };
+        let (m, f1_merge) = tune_merge_threshold(&streams, &tuned, Signals::Dense, &config);
+        assert!((t..=0.99).contains(&m), "{m}");
+        assert_eq!(f1_merge, at(t, m));
+        for k in MERGE_STEPS {
+            assert!(at(t, (t + (1.0 - t) * k).min(0.99)) <= f1_merge + 1e-9);
+        }
     }
 
     #[test]

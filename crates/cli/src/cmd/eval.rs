@@ -429,13 +429,21 @@ pub fn train(args: TrainArgs, threads: usize) -> anyhow::Result<i32> {
         let (t, f1) = run::tune_join_threshold(&streams, &model, signals, &config);
         model.join_threshold = t;
         model.merge_threshold = run::merge_threshold_for(t);
+        let (mt, f1_merge) = run::tune_merge_threshold(&streams, &model, signals, &config);
+        // Keep the default place unless another is strictly better on dev.
+        let (mt, f1) = if f1_merge > f1 + 1e-9 {
+            (mt, f1_merge)
+        } else {
+            (model.merge_threshold, f1)
+        };
+        model.merge_threshold = mt;
         eprintln!(
-            "{}: join threshold {t:.2}, mean dev BCubed F1 {f1:.3}",
+            "{}: join threshold {t:.2}, merge threshold {mt:.2}, mean dev BCubed F1 {f1:.3}",
             signals.name()
         );
         tuned.insert(
             signals.name().into(),
-            serde_json::json!({"join_threshold": t, "dev_bcubed_f1": f1}),
+            serde_json::json!({"join_threshold": t, "merge_threshold": mt, "dev_bcubed_f1": f1}),
         );
         models.insert(signals.name().to_string(), model);
     }
