@@ -381,6 +381,8 @@ fn e5_of<'a>(m: &MemberRef<'a>, solo: Option<&'a [u8]>) -> Option<QVec<'a>> {
     m.e5.or_else(|| {
         solo.map(|codes| QVec {
             scale: m.e5_scale,
+            dim: m.e5_dim,
+            width: crate::members::E5_WIDTH,
             codes,
         })
     })
