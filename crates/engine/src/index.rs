@@ -65,7 +65,7 @@ fn default_lexical_terms() -> usize {
 /// See [`EngineConfig::lexical_terms`]. 2048 keeps the stories of the
 /// labelled sets (a few articles of up to ~3,000 distinct stems) nearly
 /// whole: the lexical signal moves by at most 0.011 there (512 moved it by
-/// up to 0.19). A capped profile holds at most 24 KB per language.
+/// up to 0.19). A capped profile holds at most 16 KB per language.
 pub const LEXICAL_TERMS: usize = 2048;
 
 impl Default for EngineConfig {
@@ -638,7 +638,7 @@ impl StoryIndex {
             .sum();
         vec![
             ("story records", shells + self.stories.capacity() * 17),
-            ("member vectors (i8)", members),
+            ("member vectors (e5 i8, USE 4-bit)", members),
             ("spilled member sums (f32)", rest),
             ("article ids", articles),
             ("entity counts", entities),
