@@ -36,7 +36,7 @@ use std::sync::Mutex;
 
 use usearch::{Index, IndexOptions, MetricKind, ScalarKind};
 
-use crate::members::quantise;
+use crate::members::{quantise, Width, E5_WIDTH};
 
 /// HNSW out-degree: 16 links per node and level (32 on the bottom level).
 const CONNECTIVITY: usize = 16;
@@ -80,10 +80,14 @@ fn native(e: impl std::fmt::Display) -> AnnError {
 }
 
 /// i8 codes of `v` (the cosine metric ignores their scale): the same
-/// codes as a story member's (`members::quantise`).
+/// codes as a story member's e5 (`members::quantise`).
 fn codes(v: &[f32]) -> Vec<i8> {
+    const _: () = assert!(
+        matches!(E5_WIDTH, Width::I8),
+        "a lone member lends its e5 codes"
+    );
     let mut out = Vec::with_capacity(v.len());
-    quantise(v, &mut out);
+    quantise(v, Width::I8, &mut out);
     out.into_iter().map(|b| b as i8).collect()
 }
 
@@ -378,7 +382,7 @@ mod tests {
 
         // The stored codes are the members' codes of the normalised sum.
         let mut want = Vec::new();
-        quantise(&sum, &mut want);
+        quantise(&sum, Width::I8, &mut want);
         assert_eq!(index.codes_of(7), Some(want));
         assert_eq!(index.codes_of(99), None);
 

@@ -65,7 +65,7 @@ fn default_lexical_terms() -> usize {
 /// See [`EngineConfig::lexical_terms`]. 2048 keeps the stories of the
 /// labelled sets (a few articles of up to ~3,000 distinct stems) nearly
 /// whole: the lexical signal moves by at most 0.011 there (512 moved it by
-/// up to 0.19). A capped profile holds at most 24 KB per language.
+/// up to 0.19). A capped profile holds at most 16 KB per language.
 pub const LEXICAL_TERMS: usize = 2048;
 
 impl Default for EngineConfig {
@@ -146,9 +146,9 @@ struct Prepared {
 /// A story's terms in one language: summed `1 + ln tf` per term.
 struct LexProfile {
     lang: Lang,
-    /// Sorted, parallel to `weights`.
-    terms: Vec<Term>,
-    weights: Vec<f32>,
+    /// (term, weight) sorted by term, in one exactly sized allocation
+    /// (most profiles never change again).
+    entries: Box<[(Term, f32)]>,
     /// Squared IDF-weighted weights of the terms dropped by the cap (at
     /// their IDF when dropped): the norm keeps counting them, so a capped
     /// profile scores like the full one minus the dropped terms' overlap.
@@ -161,27 +161,32 @@ impl LexProfile {
     fn new(lang: Lang) -> Self {
         LexProfile {
             lang,
-            terms: Vec::new(),
-            weights: Vec::new(),
+            entries: Box::default(),
             dropped_sq: 0.0,
             norm: 0.0,
         }
     }
 
+    fn len(&self) -> usize {
+        self.entries.len()
+    }
+
     fn weight(&self, t: Term) -> Option<f32> {
-        self.terms.binary_search(&t).ok().map(|i| self.weights[i])
+        self.entries
+            .binary_search_by_key(&t, |e| e.0)
+            .ok()
+            .map(|i| self.entries[i].1)
     }
 
     /// Adds term weights (sorted by term) into the profile.
     fn add(&mut self, add: &[(Term, f32)]) {
-        let (a, b) = (&self.terms, add);
-        // Exact sizes: most profiles never change again.
-        let mut n = 0;
+        let (a, b) = (&self.entries, add);
         let (mut i, mut j) = (0, 0);
+        let mut n = 0;
         while i < a.len() || j < b.len() {
             match (a.get(i), b.get(j)) {
-                (Some(x), Some((y, _))) if x == y => (i, j) = (i + 1, j + 1),
-                (Some(x), Some((y, _))) if x < y => i += 1,
+                (Some(x), Some(y)) if x.0 == y.0 => (i, j) = (i + 1, j + 1),
+                (Some(x), Some(y)) if x.0 < y.0 => i += 1,
                 (Some(_), None) => i += 1,
                 _ => j += 1,
             }
@@ -189,57 +194,49 @@ impl LexProfile {
         }
         if n == a.len() {
             for (t, w) in add {
-                if let Ok(k) = self.terms.binary_search(t) {
-                    self.weights[k] += w;
+                if let Ok(k) = self.entries.binary_search_by_key(t, |e| e.0) {
+                    self.entries[k].1 += w;
                 }
             }
             return;
         }
-        let mut terms = Vec::with_capacity(n);
-        let mut weights = Vec::with_capacity(n);
+        let mut out = Vec::with_capacity(n);
         let (mut i, mut j) = (0, 0);
         while i < a.len() || j < b.len() {
             match (a.get(i), b.get(j)) {
-                (Some(x), Some((y, w))) if x == y => {
-                    terms.push(*x);
-                    weights.push(self.weights[i] + w);
+                (Some(x), Some(y)) if x.0 == y.0 => {
+                    out.push((x.0, x.1 + y.1));
                     (i, j) = (i + 1, j + 1);
                 }
-                (Some(x), Some((y, _))) if x < y => {
-                    terms.push(*x);
-                    weights.push(self.weights[i]);
+                (Some(x), Some(y)) if x.0 < y.0 => {
+                    out.push(*x);
                     i += 1;
                 }
                 (Some(x), None) => {
-                    terms.push(*x);
-                    weights.push(self.weights[i]);
+                    out.push(*x);
                     i += 1;
                 }
-                (_, Some((y, w))) => {
-                    terms.push(*y);
-                    weights.push(*w);
+                (_, Some(y)) => {
+                    out.push(*y);
                     j += 1;
                 }
                 (None, None) => unreachable!(),
             }
         }
-        self.terms = terms;
-        self.weights = weights;
+        self.entries = out.into_boxed_slice();
     }
 
     /// Drops the lowest IDF-weighted terms beyond `cap` (ties: the larger
     /// term id goes), then refreshes the norm.
     fn cap_and_norm(&mut self, cap: usize, df: &DocFreq) {
-        let idf: Vec<f32> = self.terms.iter().map(|t| df.idf(*t)).collect();
-        if self.terms.len() > cap {
-            let mut order: Vec<usize> = (0..self.terms.len()).collect();
-            let score = |i: usize| self.weights[i] * idf[i];
-            order.sort_unstable_by(|&x, &y| {
-                score(y)
-                    .total_cmp(&score(x))
-                    .then(self.terms[x].cmp(&self.terms[y]))
-            });
-            let mut keep = vec![false; self.terms.len()];
+        let e = &self.entries;
+        let idf: Vec<f32> = e.iter().map(|(t, _)| df.idf(u64::from(*t))).collect();
+        if e.len() > cap {
+            let mut order: Vec<usize> = (0..e.len()).collect();
+            let score = |i: usize| e[i].1 * idf[i];
+            order
+                .sort_unstable_by(|&x, &y| score(y).total_cmp(&score(x)).then(e[x].0.cmp(&e[y].0)));
+            let mut keep = vec![false; e.len()];
             for &i in &order[..cap] {
                 keep[i] = true;
             }
@@ -249,30 +246,27 @@ impl LexProfile {
                     self.dropped_sq += score(i).powi(2);
                 }
             }
-            let (mut terms, mut weights) = (Vec::with_capacity(cap), Vec::with_capacity(cap));
-            let mut kept_idf = Vec::with_capacity(cap);
+            let (mut kept, mut kept_idf) = (Vec::with_capacity(cap), Vec::with_capacity(cap));
             for (i, k) in keep.iter().enumerate() {
                 if *k {
-                    terms.push(self.terms[i]);
-                    weights.push(self.weights[i]);
+                    kept.push(e[i]);
                     kept_idf.push(idf[i]);
                 }
             }
-            self.terms = terms;
-            self.weights = weights;
-            self.norm = norm_of(&self.weights, &kept_idf, self.dropped_sq);
+            self.entries = kept.into_boxed_slice();
+            self.norm = norm_of(&self.entries, &kept_idf, self.dropped_sq);
         } else {
-            self.norm = norm_of(&self.weights, &idf, self.dropped_sq);
+            self.norm = norm_of(&self.entries, &idf, self.dropped_sq);
         }
     }
 }
 
 /// Sorted by term, so the float sum does not depend on arrival order.
-fn norm_of(weights: &[f32], idf: &[f32], dropped_sq: f32) -> f32 {
-    let sq: f32 = weights
+fn norm_of(entries: &[(Term, f32)], idf: &[f32], dropped_sq: f32) -> f32 {
+    let sq: f32 = entries
         .iter()
         .zip(idf)
-        .map(|(w, i)| (w * i).powi(2))
+        .map(|((_, w), i)| (w * i).powi(2))
         .sum::<f32>();
     (sq + dropped_sq).sqrt()
 }
@@ -285,9 +279,78 @@ struct Rest {
 
 const NO_REST: &[f32] = &[];
 
+/// A story's article ids in arrival order, in one exactly sized buffer:
+/// each id as its length (LEB128) and bytes. A `Vec<String>` costs a
+/// 24-byte handle and an allocation per article, more than most ids.
+#[derive(Default)]
+struct ArticleIds {
+    bytes: Box<[u8]>,
+    count: u32,
+}
+
+impl ArticleIds {
+    fn len(&self) -> usize {
+        self.count as usize
+    }
+
+    fn push(&mut self, id: &str) {
+        self.extend_bytes(&leb128(id), id.as_bytes(), 1);
+    }
+
+    fn append(&mut self, other: &ArticleIds) {
+        self.extend_bytes(&other.bytes, &[], other.count);
+    }
+
+    fn extend_bytes(&mut self, a: &[u8], b: &[u8], count: u32) {
+        let mut v = std::mem::take(&mut self.bytes).into_vec();
+        v.reserve_exact(a.len() + b.len());
+        v.extend_from_slice(a);
+        v.extend_from_slice(b);
+        self.bytes = v.into_boxed_slice();
+        self.count += count;
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &str> + '_ {
+        let mut at = 0;
+        (0..self.count).map(move |_| {
+            let (mut n, mut shift) = (0usize, 0);
+            loop {
+                let b = self.bytes[at];
+                at += 1;
+                n |= ((b & 0x7f) as usize) << shift;
+                shift += 7;
+                if b & 0x80 == 0 {
+                    break;
+                }
+            }
+            let s = &self.bytes[at..at + n];
+            at += n;
+            // Written from a `&str` by `push`.
+            std::str::from_utf8(s).unwrap_or_default()
+        })
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.bytes.len()
+    }
+}
+
+fn leb128(id: &str) -> Vec<u8> {
+    let (mut n, mut out) = (id.len(), Vec::new());
+    loop {
+        let b = (n & 0x7f) as u8;
+        n >>= 7;
+        if n == 0 {
+            out.push(b);
+            return out;
+        }
+        out.push(b | 0x80);
+    }
+}
+
 struct Story {
     id: StoryId,
-    articles: Vec<String>,
+    articles: ArticleIds,
     /// The last `nearest_members` members' vectors (quantised).
     members: Members,
     /// f32 sums of the members that left `members`, once one has: the
@@ -381,6 +444,8 @@ fn e5_of<'a>(m: &MemberRef<'a>, solo: Option<&'a [u8]>) -> Option<QVec<'a>> {
     m.e5.or_else(|| {
         solo.map(|codes| QVec {
             scale: m.e5_scale,
+            dim: m.e5_dim,
+            width: crate::members::E5_WIDTH,
             codes,
         })
     })
@@ -540,8 +605,8 @@ impl StoryIndex {
     }
 
     /// Members of a live story, in arrival order.
-    pub fn story_articles(&self, id: StoryId) -> Option<&[String]> {
-        self.stories.get(&id).map(|s| s.articles.as_slice())
+    pub fn story_articles(&self, id: StoryId) -> Option<Vec<&str>> {
+        self.stories.get(&id).map(|s| s.articles.iter().collect())
     }
 
     /// Approximate heap bytes of the live stories, by part: for
@@ -556,13 +621,12 @@ impl StoryIndex {
                 .rest
                 .as_ref()
                 .map_or(0, |r| 48 + (r.e5.capacity() + r.use_vec.capacity()) * 4);
-            articles += s.articles.capacity() * std::mem::size_of::<String>()
-                + s.articles.iter().map(String::capacity).sum::<usize>();
+            articles += s.articles.heap_bytes();
             entities += s.entities.capacity() * 16;
             lex += s.lex.capacity() * std::mem::size_of::<LexProfile>()
                 + s.lex
                     .iter()
-                    .map(|p| p.terms.capacity() * 8 + p.weights.capacity() * 4)
+                    .map(|p| p.len() * std::mem::size_of::<(Term, f32)>())
                     .sum::<usize>();
         }
         let postings: usize = self
@@ -577,7 +641,7 @@ impl StoryIndex {
             .sum();
         vec![
             ("story records", shells + self.stories.capacity() * 17),
-            ("member vectors (i8)", members),
+            ("member vectors (e5 i8, USE 4-bit)", members),
             ("spilled member sums (f32)", rest),
             ("article ids", articles),
             ("entity counts", entities),
@@ -669,7 +733,7 @@ impl StoryIndex {
             f.lexical_known = 1.0;
             let (mut d, mut na) = (0f32, 0f32);
             for (t, w) in &a.terms {
-                let idf = self.df_terms.idf(*t);
+                let idf = self.df_terms.idf(u64::from(*t));
                 let wa = w * idf;
                 na += wa * wa;
                 if let Some(ws) = profile.weight(*t) {
@@ -894,7 +958,8 @@ impl StoryIndex {
     }
 
     fn observe(&mut self, p: &Prepared) {
-        self.df_terms.add(p.terms.iter().map(|(t, _)| *t).collect());
+        self.df_terms
+            .add(p.terms.iter().map(|(t, _)| u64::from(*t)).collect());
         self.df_entities.add(p.entities.clone());
         self.seq += 1;
         if let Some(t) = p.time {
@@ -987,17 +1052,9 @@ impl StoryIndex {
             .filter(|(_, c)| *c >= half)
             .map(|(k, _)| *k)
             .collect();
-        let profile = small.lex.iter().max_by_key(|p| (p.terms.len(), p.lang));
+        let profile = small.lex.iter().max_by_key(|p| (p.len(), p.lang));
         let lang = profile.map(|p| p.lang).unwrap_or_default();
-        let terms: Vec<(Term, f32)> = profile
-            .map(|p| {
-                p.terms
-                    .iter()
-                    .copied()
-                    .zip(p.weights.iter().copied())
-                    .collect()
-            })
-            .unwrap_or_default();
+        let terms: Vec<(Term, f32)> = profile.map(|p| p.entries.to_vec()).unwrap_or_default();
         let pseudo = Prepared {
             lang,
             time: (small.t_n > 0).then(|| (small.t_sum / small.t_n as f64) as i64),
@@ -1046,8 +1103,7 @@ impl StoryIndex {
         dst.members.restore_solo_e5(lent.as_deref());
         self.unlink(&dst);
         let src = *src;
-        dst.articles.reserve_exact(src.articles.len());
-        dst.articles.extend(src.articles);
+        dst.articles.append(&src.articles);
         if let Some(r) = &src.rest {
             let d = dst.rest.get_or_insert_with(Box::default);
             add_into(&mut d.e5, &r.e5);
@@ -1061,9 +1117,8 @@ impl StoryIndex {
         for sp in src.lex {
             match dst.lex.binary_search_by_key(&sp.lang, |p| p.lang) {
                 Ok(i) => {
-                    let add: Vec<(Term, f32)> = sp.terms.into_iter().zip(sp.weights).collect();
                     let dp = &mut dst.lex[i];
-                    dp.add(&add);
+                    dp.add(&sp.entries);
                     dp.dropped_sq += sp.dropped_sq;
                 }
                 Err(i) => {
@@ -1146,7 +1201,7 @@ impl StoryIndex {
 fn empty_story(id: StoryId) -> Story {
     Story {
         id,
-        articles: Vec::new(),
+        articles: ArticleIds::default(),
         members: Members::default(),
         rest: None,
         e5_norm: 1.0,
@@ -1171,8 +1226,7 @@ fn fill(
     a: &ArticleInput,
     p: &Prepared,
 ) -> Vec<f32> {
-    s.articles.reserve_exact(1);
-    s.articles.push(a.id.clone());
+    s.articles.push(&a.id);
     s.members.push(&p.e5, p.use_vec.as_deref());
     if p.use_vec.is_some() {
         s.use_n += 1;
@@ -1433,17 +1487,17 @@ mod tests {
         let df = DocFreq::new(100);
         let mut p = LexProfile::new(Lang::of("en"));
         // Terms 0..100 once, terms 0..10 nine more times: the heavy ten stay.
-        let once: Vec<(Term, f32)> = (0..100u64).map(|t| (t, 1.0)).collect();
+        let once: Vec<(Term, f32)> = (0..100).map(|t| (t, 1.0)).collect();
         p.add(&once);
         for _ in 0..9 {
             p.add(&once[..10]);
         }
         p.cap_and_norm(usize::MAX, &df);
         let full = p.norm;
-        assert_eq!(p.terms.len(), 100);
+        assert_eq!(p.len(), 100);
         p.cap_and_norm(20, &df);
-        assert_eq!(p.terms.len(), 20);
-        assert!(p.terms.windows(2).all(|w| w[0] < w[1]), "sorted");
+        assert_eq!(p.len(), 20);
+        assert!(p.entries.windows(2).all(|w| w[0].0 < w[1].0), "sorted");
         assert_eq!(p.weight(3), Some(10.0));
         // Ties among the light terms: the lower ids stay.
         assert_eq!(p.weight(19), Some(1.0));
@@ -1465,12 +1519,12 @@ mod tests {
         let e = unit(5, None, 1.0, 384);
         let a = idx.force(&article("a", e.clone(), None, &text), None);
         let b = idx.force(&article("b", e.clone(), None, &text), None);
-        assert_eq!(idx.stories[&a].lex[0].terms.len(), 8);
+        assert_eq!(idx.stories[&a].lex[0].len(), 8);
         idx.merge(b, a);
         let s = &idx.stories[&a];
         assert_eq!(s.lex.len(), 1);
-        assert_eq!(s.lex[0].terms.len(), 8);
-        assert!(s.lex[0].weights.iter().all(|w| *w == 2.0));
+        assert_eq!(s.lex[0].len(), 8);
+        assert!(s.lex[0].entries.iter().all(|(_, w)| *w == 2.0));
         assert_eq!(s.lex[0].lang, Lang::of("en"));
         assert_eq!(s.entities, {
             let mut v = vec![(fnv1a(b"a"), 1), (fnv1a(b"b"), 1), (fnv1a(b"peru"), 2)];
@@ -1480,6 +1534,25 @@ mod tests {
         assert!(idx.entity_stories[&fnv1a(b"peru")].contains(a));
         assert!(!idx.entity_stories[&fnv1a(b"peru")].contains(b));
         assert_eq!(idx.by_seq.len(), 1);
+    }
+
+    #[test]
+    fn article_ids_round_trip() {
+        let long = "x".repeat(300);
+        let mut ids = ArticleIds::default();
+        for id in ["a", "", "é-1", long.as_str()] {
+            ids.push(id);
+        }
+        let mut more = ArticleIds::default();
+        more.push("z9");
+        ids.append(&more);
+        assert_eq!(ids.len(), 5);
+        assert_eq!(
+            ids.iter().collect::<Vec<_>>(),
+            vec!["a", "", "é-1", long.as_str(), "z9"]
+        );
+        // Two length bytes for the 300-byte id, one for the others.
+        assert_eq!(ids.heap_bytes(), 2 + 1 + 1 + 4 + 2 + 300 + 1 + 2);
     }
 
     #[test]
