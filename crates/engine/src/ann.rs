@@ -36,7 +36,7 @@ use std::sync::Mutex;
 
 use usearch::{Index, IndexOptions, MetricKind, ScalarKind};
 
-use crate::members::{quantise, Width, E5_WIDTH};
+use crate::members::{quantise, Width};
 
 /// HNSW out-degree: 16 links per node and level (32 on the bottom level).
 const CONNECTIVITY: usize = 16;
@@ -79,13 +79,10 @@ fn native(e: impl std::fmt::Display) -> AnnError {
     AnnError::Native(e.to_string())
 }
 
-/// i8 codes of `v` (the cosine metric ignores their scale): the same
-/// codes as a story member's e5 (`members::quantise`).
+/// i8 codes of `v` (the cosine metric ignores their scale), made by
+/// `members::quantise`: for a lone member's centroid, they give back the
+/// member's own e5 codes (`members::e5_from_index_codes`).
 fn codes(v: &[f32]) -> Vec<i8> {
-    const _: () = assert!(
-        matches!(E5_WIDTH, Width::I8),
-        "a lone member lends its e5 codes"
-    );
     let mut out = Vec::with_capacity(v.len());
     quantise(v, Width::I8, &mut out);
     out.into_iter().map(|b| b as i8).collect()

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::ann::CentroidIndex;
 use crate::docfreq::DocFreq;
 use crate::features::{Features, Signals};
-use crate::members::{MemberRef, Members, QVec};
+use crate::members::{e5_from_index_codes, MemberRef, Members, QVec};
 use crate::scorer::{Explanation, Scorer};
 use crate::terms::{fnv1a, term_counts, Term};
 
@@ -642,7 +642,7 @@ impl StoryIndex {
             .sum();
         vec![
             ("story records", shells + self.stories.capacity() * 17),
-            ("member vectors (e5 i8, USE 4-bit)", members),
+            ("member vectors (e5 7-bit, USE 4-bit)", members),
             ("spilled member sums (f32)", rest),
             ("article ids", articles),
             ("entity counts", entities),
@@ -679,12 +679,14 @@ impl StoryIndex {
         }
     }
 
-    /// The e5 codes a lone member lent to the centroid index, if it did.
+    /// The e5 codes a lone member lent to the centroid index, if it did,
+    /// rebuilt from the index's i8 codes of its centroid.
     fn solo_codes(&self, s: &Story) -> Option<Vec<u8>> {
         if !s.members.e5_elsewhere() {
             return None;
         }
-        self.centroids.as_ref()?.codes_of(s.id)
+        let codes = self.centroids.as_ref()?.codes_of(s.id)?;
+        Some(e5_from_index_codes(&codes))
     }
 
     fn features(&self, a: &Prepared, s: &Story) -> Features {
@@ -1016,11 +1018,21 @@ impl StoryIndex {
                 .insert(id);
         }
         if self.sync_centroid(id, &e5) && self.stories.len() >= EXACT_SCAN_BELOW {
-            // A lone member's codes are the centroid's codes in the index:
-            // keep one copy. (Below the scan threshold the exact scan reads
-            // every story, and memory is no concern.)
+            // A lone member's codes can be rebuilt from the centroid's codes
+            // in the index: keep one copy, once the round trip is checked.
+            // (Below the scan threshold the exact scan reads every story,
+            // and memory is no concern.)
+            let rebuilt = self
+                .centroids
+                .as_ref()
+                .and_then(|c| c.codes_of(id))
+                .map(|c| e5_from_index_codes(&c));
             if let Some(s) = self.stories.get_mut(&id) {
-                s.members.release_solo_e5();
+                let same = s.rest.is_none()
+                    && rebuilt.is_some_and(|r| s.members.solo_e5().is_some_and(|m| m.codes == r));
+                if same {
+                    s.members.release_solo_e5();
+                }
             }
         }
     }
