@@ -348,6 +348,56 @@ fn leb128(id: &str) -> Vec<u8> {
     }
 }
 
+/// `Story::t_lo` / `t_hi` of a story without a dated member.
+const NO_TIME: i64 = i64::MIN;
+
+/// (key, count) pairs sorted by key, as `[key low, key high, count]`:
+/// 12 bytes a pair where `(u64, u32)` pads to 16, in one exactly sized
+/// allocation.
+#[derive(Default, Debug, PartialEq)]
+struct Counts(Box<[[u32; 3]]>);
+
+impl Counts {
+    fn key(e: &[u32; 3]) -> u64 {
+        u64::from(e[0]) | (u64::from(e[1]) << 32)
+    }
+
+    fn entry(k: u64, c: u32) -> [u32; 3] {
+        [k as u32, (k >> 32) as u32, c]
+    }
+
+    fn get(&self, k: u64) -> Option<u32> {
+        self.0
+            .binary_search_by_key(&k, Self::key)
+            .ok()
+            .map(|i| self.0[i][2])
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (u64, u32)> + '_ {
+        self.0.iter().map(|e| (Self::key(e), e[2]))
+    }
+
+    fn keys(&self) -> impl Iterator<Item = u64> + '_ {
+        self.0.iter().map(Self::key)
+    }
+
+    /// The two lists summed.
+    fn merged(&self, other: impl Iterator<Item = (u64, u32)>) -> Counts {
+        let a: Vec<(u64, u32)> = self.iter().collect();
+        let b: Vec<(u64, u32)> = other.collect();
+        Counts(
+            merge_counts(&a, &b)
+                .into_iter()
+                .map(|(k, c)| Self::entry(k, c))
+                .collect(),
+        )
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.0.len() * 12
+    }
+}
+
 struct Story {
     id: StoryId,
     articles: ArticleIds,
@@ -359,12 +409,14 @@ struct Story {
     e5_norm: f32,
     use_n: u32,
     use_norm: f32,
-    /// (entity key, articles naming it), sorted by key.
-    entities: Vec<(u64, u32)>,
+    /// (entity key, articles naming it), sorted by key, packed in 12
+    /// bytes each (see [`Counts`]).
+    entities: Counts,
     /// Sorted by language.
-    lex: Vec<LexProfile>,
-    t_min: Option<i64>,
-    t_max: Option<i64>,
+    lex: Box<[LexProfile]>,
+    /// Time span of the dated members; [`NO_TIME`] while there are none.
+    t_lo: i64,
+    t_hi: i64,
     t_sum: f64,
     t_n: u32,
     last_seq: u64,
@@ -380,10 +432,15 @@ impl Story {
     }
 
     fn entity(&self, k: u64) -> Option<u32> {
-        self.entities
-            .binary_search_by_key(&k, |e| e.0)
-            .ok()
-            .map(|i| self.entities[i].1)
+        self.entities.get(k)
+    }
+
+    fn t_min(&self) -> Option<i64> {
+        (self.t_lo != NO_TIME).then_some(self.t_lo)
+    }
+
+    fn t_max(&self) -> Option<i64> {
+        (self.t_hi != NO_TIME).then_some(self.t_hi)
     }
 
     fn profile(&self, lang: Lang) -> Option<&LexProfile> {
@@ -623,8 +680,8 @@ impl StoryIndex {
                 .as_ref()
                 .map_or(0, |r| 48 + (r.e5.capacity() + r.use_vec.capacity()) * 4);
             articles += s.articles.heap_bytes();
-            entities += s.entities.capacity() * 16;
-            lex += s.lex.capacity() * std::mem::size_of::<LexProfile>()
+            entities += s.entities.heap_bytes();
+            lex += s.lex.len() * std::mem::size_of::<LexProfile>()
                 + s.lex
                     .iter()
                     .map(|p| p.len() * std::mem::size_of::<(Term, f32)>())
@@ -745,7 +802,7 @@ impl StoryIndex {
             }
             f.lexical = d / (na.sqrt().max(1e-6) * profile.norm.max(1e-6));
         }
-        if let (Some(t), Some(lo), Some(hi)) = (a.time, s.t_min, s.t_max) {
+        if let (Some(t), Some(lo), Some(hi)) = (a.time, s.t_min(), s.t_max()) {
             f.time_known = 1.0;
             let gap = if t < lo {
                 lo - t
@@ -765,7 +822,7 @@ impl StoryIndex {
     }
 
     fn in_window(&self, a: &Prepared, s: &Story) -> bool {
-        match (a.time, s.t_min, s.t_max) {
+        match (a.time, s.t_min(), s.t_max()) {
             (Some(t), Some(lo), Some(hi)) => {
                 let w = (self.config.window_hours * HOUR) as i64;
                 t >= lo - w && t <= hi + w
@@ -989,7 +1046,7 @@ impl StoryIndex {
             return;
         };
         s.members.restore_solo_e5(lent.as_deref());
-        let (old_t, old_seq) = (s.t_max, s.last_seq);
+        let (old_t, old_seq) = (s.t_max(), s.last_seq);
         let new_keys: Vec<u64> = p
             .entities
             .iter()
@@ -998,7 +1055,7 @@ impl StoryIndex {
             .collect();
         let e5 = fill(&self.config, &self.df_terms, s, a, p);
         s.last_seq = self.seq;
-        let (new_t, new_seq) = (s.t_max, s.last_seq);
+        let (new_t, new_seq) = (s.t_max(), s.last_seq);
         if old_t != new_t {
             if let Some(t) = old_t {
                 self.by_time.remove(&(t, id));
@@ -1063,7 +1120,7 @@ impl StoryIndex {
             .entities
             .iter()
             .filter(|(_, c)| *c >= half)
-            .map(|(k, _)| *k)
+            .map(|(k, _)| k)
             .collect();
         let profile = small.lex.iter().max_by_key(|p| (p.len(), p.lang));
         let lang = profile.map(|p| p.lang).unwrap_or_default();
@@ -1086,7 +1143,7 @@ impl StoryIndex {
 
     /// Drops a story from the expiry orders and the entity postings.
     fn unlink(&mut self, s: &Story) {
-        if let Some(t) = s.t_max {
+        if let Some(t) = s.t_max() {
             self.by_time.remove(&(t, s.id));
         }
         self.by_seq.remove(&(s.last_seq, s.id));
@@ -1099,8 +1156,8 @@ impl StoryIndex {
         let lent = self.solo_codes(&src);
         src.members.restore_solo_e5(lent.as_deref());
         self.unlink(&src);
-        for (k, _) in &src.entities {
-            if let Some(list) = self.entity_stories.get_mut(k) {
+        for k in src.entities.keys() {
+            if let Some(list) = self.entity_stories.get_mut(&k) {
                 if list.remove(from) && !list.contains(into) {
                     list.insert(into);
                 }
@@ -1116,6 +1173,7 @@ impl StoryIndex {
         dst.members.restore_solo_e5(lent.as_deref());
         self.unlink(&dst);
         let src = *src;
+        let src_span = (src.t_min(), src.t_max());
         dst.articles.append(&src.articles);
         if let Some(r) = &src.rest {
             let d = dst.rest.get_or_insert_with(Box::default);
@@ -1126,8 +1184,8 @@ impl StoryIndex {
         // The oldest of the merged members spill first: dst's, then src's.
         dst.members.append(src.members);
         dst.trim_members(self.config.nearest_members);
-        dst.entities = merge_counts(&dst.entities, &src.entities);
-        for sp in src.lex {
+        dst.entities = dst.entities.merged(src.entities.iter());
+        for sp in src.lex.into_vec() {
             match dst.lex.binary_search_by_key(&sp.lang, |p| p.lang) {
                 Ok(i) => {
                     let dp = &mut dst.lex[i];
@@ -1135,21 +1193,25 @@ impl StoryIndex {
                     dp.dropped_sq += sp.dropped_sq;
                 }
                 Err(i) => {
-                    dst.lex.reserve_exact(1);
-                    dst.lex.insert(i, sp)
+                    let mut lex = std::mem::take(&mut dst.lex).into_vec();
+                    lex.reserve_exact(1);
+                    lex.insert(i, sp);
+                    dst.lex = lex.into_boxed_slice();
                 }
             }
         }
-        for p in &mut dst.lex {
+        for p in dst.lex.iter_mut() {
             p.cap_and_norm(self.config.lexical_terms, &self.df_terms);
         }
-        dst.t_min = [dst.t_min, src.t_min].into_iter().flatten().min();
-        dst.t_max = [dst.t_max, src.t_max].into_iter().flatten().max();
+        if let (Some(lo), Some(hi)) = src_span {
+            dst.t_lo = dst.t_min().map_or(lo, |t| t.min(lo));
+            dst.t_hi = dst.t_max().map_or(hi, |t| t.max(hi));
+        }
         dst.t_sum += src.t_sum;
         dst.t_n += src.t_n;
         dst.last_seq = dst.last_seq.max(src.last_seq);
         let e5 = dst.refresh_norms();
-        if let Some(t) = dst.t_max {
+        if let Some(t) = dst.t_max() {
             self.by_time.insert((t, into));
         }
         self.by_seq.insert((dst.last_seq, into));
@@ -1196,11 +1258,11 @@ impl StoryIndex {
                 continue;
             };
             self.unlink(&s);
-            for (k, _) in &s.entities {
-                if let Some(list) = self.entity_stories.get_mut(k) {
+            for k in s.entities.keys() {
+                if let Some(list) = self.entity_stories.get_mut(&k) {
                     list.remove(id);
                     if list.len() == 0 {
-                        self.entity_stories.remove(k);
+                        self.entity_stories.remove(&k);
                     }
                 }
             }
@@ -1220,10 +1282,10 @@ fn empty_story(id: StoryId) -> Story {
         e5_norm: 1.0,
         use_n: 0,
         use_norm: 1.0,
-        entities: Vec::new(),
-        lex: Vec::new(),
-        t_min: None,
-        t_max: None,
+        entities: Counts::default(),
+        lex: Box::default(),
+        t_lo: NO_TIME,
+        t_hi: NO_TIME,
         t_sum: 0.0,
         t_n: 0,
         last_seq: 0,
@@ -1245,14 +1307,15 @@ fn fill(
         s.use_n += 1;
     }
     s.trim_members(config.nearest_members);
-    let counts: Vec<(u64, u32)> = p.entities.iter().map(|k| (*k, 1)).collect();
-    s.entities = merge_counts(&s.entities, &counts);
+    s.entities = s.entities.merged(p.entities.iter().map(|k| (*k, 1)));
     let i = match s.lex.binary_search_by_key(&p.lang, |l| l.lang) {
         Ok(i) => i,
         Err(i) => {
             // Exactly one more: an empty Vec would reserve four.
-            s.lex.reserve_exact(1);
-            s.lex.insert(i, LexProfile::new(p.lang));
+            let mut lex = std::mem::take(&mut s.lex).into_vec();
+            lex.reserve_exact(1);
+            lex.insert(i, LexProfile::new(p.lang));
+            s.lex = lex.into_boxed_slice();
             i
         }
     };
@@ -1260,8 +1323,8 @@ fn fill(
     profile.add(&p.terms);
     profile.cap_and_norm(config.lexical_terms, df_terms);
     if let Some(t) = p.time {
-        s.t_min = Some(s.t_min.map_or(t, |m| m.min(t)));
-        s.t_max = Some(s.t_max.map_or(t, |m| m.max(t)));
+        s.t_lo = s.t_min().map_or(t, |m| m.min(t));
+        s.t_hi = s.t_max().map_or(t, |m| m.max(t));
         s.t_sum += t as f64;
         s.t_n += 1;
     }
@@ -1539,7 +1602,7 @@ mod tests {
         assert_eq!(s.lex[0].len(), 8);
         assert!(s.lex[0].entries.iter().all(|(_, w)| *w == 2.0));
         assert_eq!(s.lex[0].lang, Lang::of("en"));
-        assert_eq!(s.entities, {
+        assert_eq!(s.entities.iter().collect::<Vec<_>>(), {
             let mut v = vec![(fnv1a(b"a"), 1), (fnv1a(b"b"), 1), (fnv1a(b"peru"), 2)];
             v.sort_unstable();
             v

@@ -445,7 +445,7 @@ impl Head {
 /// before a second member joins.
 #[derive(Default)]
 pub(crate) struct Members {
-    bytes: Vec<u8>,
+    bytes: Box<[u8]>,
     count: u32,
 }
 
@@ -467,16 +467,18 @@ impl Members {
     pub fn push(&mut self, e5: &[f32], use_vec: Option<&[f32]>) {
         let e5 = &e5[..e5.len().min(MAX_DIM)];
         let use_vec = use_vec.map(|u| &u[..u.len().min(MAX_DIM)]);
-        let at = self.bytes.len();
-        self.bytes.reserve_exact(
+        let mut bytes = std::mem::take(&mut self.bytes).into_vec();
+        let at = bytes.len();
+        bytes.reserve_exact(
             HEAD + E5_WIDTH.bytes(e5.len()) + use_vec.map_or(0, |u| USE_WIDTH.bytes(u.len())),
         );
-        self.bytes.extend_from_slice(&[0; HEAD]);
-        let e5_scale = quantise(e5, E5_WIDTH, &mut self.bytes);
+        bytes.extend_from_slice(&[0; HEAD]);
+        let e5_scale = quantise(e5, E5_WIDTH, &mut bytes);
         let (use_scale, use_len) = match use_vec {
-            Some(u) => (quantise(u, USE_WIDTH, &mut self.bytes), u.len() as u16),
+            Some(u) => (quantise(u, USE_WIDTH, &mut bytes), u.len() as u16),
             None => (0.0, NO_USE),
         };
+        self.bytes = bytes.into_boxed_slice();
         Head {
             e5_scale,
             use_scale,
@@ -515,8 +517,9 @@ impl Members {
         }
         let mut h = Head::read(&self.bytes);
         let n = h.e5_stored();
-        self.bytes.drain(HEAD..HEAD + n);
-        self.bytes.shrink_to_fit();
+        let mut bytes = std::mem::take(&mut self.bytes).into_vec();
+        bytes.drain(HEAD..HEAD + n);
+        self.bytes = bytes.into_boxed_slice();
         h.e5_len |= ELSEWHERE;
         h.write(&mut self.bytes[..HEAD]);
     }
@@ -534,8 +537,10 @@ impl Members {
             Some(c) if c.len() == n => c.to_vec(),
             _ => vec![0; n],
         };
-        self.bytes.reserve_exact(n);
-        self.bytes.splice(HEAD..HEAD, fill);
+        let mut bytes = std::mem::take(&mut self.bytes).into_vec();
+        bytes.reserve_exact(n);
+        bytes.splice(HEAD..HEAD, fill);
+        self.bytes = bytes.into_boxed_slice();
         h.write(&mut self.bytes[..HEAD]);
     }
 
@@ -553,14 +558,18 @@ impl Members {
             u.add_into(use_sum);
         }
         let width = Head::read(&self.bytes).width();
-        self.bytes.drain(..width);
+        let mut bytes = std::mem::take(&mut self.bytes).into_vec();
+        bytes.drain(..width);
+        self.bytes = bytes.into_boxed_slice();
         self.count -= 1;
     }
 
     /// Appends another story's members after these (a merge).
     pub fn append(&mut self, other: Members) {
-        self.bytes.reserve_exact(other.bytes.len());
-        self.bytes.extend_from_slice(&other.bytes);
+        let mut bytes = std::mem::take(&mut self.bytes).into_vec();
+        bytes.reserve_exact(other.bytes.len());
+        bytes.extend_from_slice(&other.bytes);
+        self.bytes = bytes.into_boxed_slice();
         self.count += other.count;
     }
 
@@ -599,7 +608,7 @@ impl Members {
 
     /// Heap bytes held.
     pub fn heap_bytes(&self) -> usize {
-        self.bytes.capacity()
+        self.bytes.len()
     }
 }
 
