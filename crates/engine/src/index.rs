@@ -1613,6 +1613,12 @@ mod tests {
     }
 
     #[test]
+    fn story_records_stay_small() {
+        // ARCHITECTURE.md ("Engine memory layout") quotes this size.
+        assert_eq!(std::mem::size_of::<Story>(), 144);
+    }
+
+    #[test]
     fn article_ids_round_trip() {
         let long = "x".repeat(300);
         let mut ids = ArticleIds::default();
