@@ -112,6 +112,16 @@ impl<const BITS: usize> Packed<BITS> {
         }
     }
 
+    /// Writes code `c` (within ±`LEVELS`) of element `i` into zeroed bits.
+    fn put(packed: &mut [u8], i: usize, c: i32) {
+        let bit = i * BITS;
+        let word = ((c + Self::LEVELS) as u32) << (bit % 8);
+        packed[bit / 8] |= word as u8;
+        if bit % 8 + BITS > 8 {
+            packed[bit / 8 + 1] |= (word >> 8) as u8;
+        }
+    }
+
     /// Code `k` (0..8) of a group.
     fn code(w: u64, k: usize) -> i32 {
         ((w >> (BITS * k)) & Self::MASK) as i32 - Self::LEVELS
@@ -170,13 +180,7 @@ impl<const BITS: usize> Packed<BITS> {
         };
         let packed = &mut out[at..];
         for (i, x) in v.iter().enumerate() {
-            let c = (x * inv).round().clamp(-levels, levels) as i32 + Self::LEVELS;
-            let bit = i * BITS;
-            let word = (c as u32) << (bit % 8);
-            packed[bit / 8] |= word as u8;
-            if bit % 8 + BITS > 8 {
-                packed[bit / 8 + 1] |= (word >> 8) as u8;
-            }
+            Self::put(packed, i, (x * inv).round().clamp(-levels, levels) as i32);
         }
         if inv == 0.0 {
             0.0
@@ -188,10 +192,11 @@ impl<const BITS: usize> Packed<BITS> {
 
 /// The member codes of a lone member's e5 from the i8 codes the centroid
 /// index made of its centroid. That centroid is the decoded member, whose
-/// largest element is `±31 · scale`; the index codes are then
-/// `round(c · 127/31)` for each 6-bit code `c`, which `round(· 31/127)`
-/// maps back exactly (the rounding moves a code by at most 0.5 · 31/127).
-/// Callers check the round trip before handing codes over.
+/// largest element is `±L · scale` (`L` = 63 at 7 bits); the index codes
+/// are then `round(c · 127/L)` for each code `c`, which `round(· L/127)`
+/// maps back exactly for 6 bits or more (the rounding moves a code by at
+/// most 0.5 · L/127). Callers check the round trip before handing codes
+/// over.
 pub(crate) fn e5_from_index_codes(index_codes: &[u8]) -> Vec<u8> {
     match E5_WIDTH {
         Width::I8 => index_codes.to_vec(),
@@ -208,13 +213,7 @@ impl<const BITS: usize> Packed<BITS> {
         let mut out = vec![0u8; Self::bytes(index_codes.len())];
         let back = Self::LEVELS as f32 / 127.0;
         for (i, c) in index_codes.iter().enumerate() {
-            let c = ((*c as i8) as f32 * back).round() as i32 + Self::LEVELS;
-            let bit = i * BITS;
-            let word = (c as u32) << (bit % 8);
-            out[bit / 8] |= word as u8;
-            if bit % 8 + BITS > 8 {
-                out[bit / 8 + 1] |= (word >> 8) as u8;
-            }
+            Self::put(&mut out, i, ((*c as i8) as f32 * back).round() as i32);
         }
         out
     }
