@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ann::CentroidIndex;
 use crate::docfreq::DocFreq;
+use crate::edit_exact;
 use crate::features::{Features, Signals};
 use crate::members::{e5_from_index_codes, MemberRef, Members, QVec};
 use crate::scorer::{Explanation, Scorer};
@@ -302,11 +303,10 @@ impl ArticleIds {
     }
 
     fn extend_bytes(&mut self, a: &[u8], b: &[u8], count: u32) {
-        let mut v = std::mem::take(&mut self.bytes).into_vec();
-        v.reserve_exact(a.len() + b.len());
-        v.extend_from_slice(a);
-        v.extend_from_slice(b);
-        self.bytes = v.into_boxed_slice();
+        edit_exact(&mut self.bytes, a.len() + b.len(), |v| {
+            v.extend_from_slice(a);
+            v.extend_from_slice(b);
+        });
         self.count += count;
     }
 
@@ -1192,12 +1192,7 @@ impl StoryIndex {
                     dp.add(&sp.entries);
                     dp.dropped_sq += sp.dropped_sq;
                 }
-                Err(i) => {
-                    let mut lex = std::mem::take(&mut dst.lex).into_vec();
-                    lex.reserve_exact(1);
-                    lex.insert(i, sp);
-                    dst.lex = lex.into_boxed_slice();
-                }
+                Err(i) => edit_exact(&mut dst.lex, 1, |lex| lex.insert(i, sp)),
             }
         }
         for p in dst.lex.iter_mut() {
@@ -1311,11 +1306,7 @@ fn fill(
     let i = match s.lex.binary_search_by_key(&p.lang, |l| l.lang) {
         Ok(i) => i,
         Err(i) => {
-            // Exactly one more: an empty Vec would reserve four.
-            let mut lex = std::mem::take(&mut s.lex).into_vec();
-            lex.reserve_exact(1);
-            lex.insert(i, LexProfile::new(p.lang));
-            s.lex = lex.into_boxed_slice();
+            edit_exact(&mut s.lex, 1, |lex| lex.insert(i, LexProfile::new(p.lang)));
             i
         }
     };

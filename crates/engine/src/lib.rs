@@ -23,3 +23,13 @@ pub mod trees;
 pub use features::{Features, Signals, FEATURE_NAMES, N_FEATURES};
 pub use index::{ArticleInput, Decision, EngineConfig, StoryId, StoryIndex};
 pub use scorer::{Explanation, Model, Scorer, ScorerError, ScorerFile};
+
+/// Edits an exactly sized boxed slice through a `Vec` reserved for `extra`
+/// more elements, then boxes it at its new length. Most parts of a story
+/// never change once built, so they carry no spare capacity.
+pub(crate) fn edit_exact<T>(b: &mut Box<[T]>, extra: usize, edit: impl FnOnce(&mut Vec<T>)) {
+    let mut v = std::mem::take(b).into_vec();
+    v.reserve_exact(extra);
+    edit(&mut v);
+    *b = v.into_boxed_slice();
+}

@@ -49,6 +49,8 @@ fn code_at(codes: &[u8], dim: usize, i: usize) -> i8 {
     }
 }
 
+use crate::edit_exact;
+
 /// Code width of a quantised vector.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum Width {
@@ -466,18 +468,17 @@ impl Members {
     pub fn push(&mut self, e5: &[f32], use_vec: Option<&[f32]>) {
         let e5 = &e5[..e5.len().min(MAX_DIM)];
         let use_vec = use_vec.map(|u| &u[..u.len().min(MAX_DIM)]);
-        let mut bytes = std::mem::take(&mut self.bytes).into_vec();
-        let at = bytes.len();
-        bytes.reserve_exact(
-            HEAD + E5_WIDTH.bytes(e5.len()) + use_vec.map_or(0, |u| USE_WIDTH.bytes(u.len())),
-        );
-        bytes.extend_from_slice(&[0; HEAD]);
-        let e5_scale = quantise(e5, E5_WIDTH, &mut bytes);
-        let (use_scale, use_len) = match use_vec {
-            Some(u) => (quantise(u, USE_WIDTH, &mut bytes), u.len() as u16),
-            None => (0.0, NO_USE),
-        };
-        self.bytes = bytes.into_boxed_slice();
+        let at = self.bytes.len();
+        let extra =
+            HEAD + E5_WIDTH.bytes(e5.len()) + use_vec.map_or(0, |u| USE_WIDTH.bytes(u.len()));
+        let (mut e5_scale, mut use_scale, mut use_len) = (0.0, 0.0, NO_USE);
+        edit_exact(&mut self.bytes, extra, |bytes| {
+            bytes.extend_from_slice(&[0; HEAD]);
+            e5_scale = quantise(e5, E5_WIDTH, bytes);
+            if let Some(u) = use_vec {
+                (use_scale, use_len) = (quantise(u, USE_WIDTH, bytes), u.len() as u16);
+            }
+        });
         Head {
             e5_scale,
             use_scale,
@@ -516,9 +517,9 @@ impl Members {
         }
         let mut h = Head::read(&self.bytes);
         let n = h.e5_stored();
-        let mut bytes = std::mem::take(&mut self.bytes).into_vec();
-        bytes.drain(HEAD..HEAD + n);
-        self.bytes = bytes.into_boxed_slice();
+        edit_exact(&mut self.bytes, 0, |bytes| {
+            bytes.drain(HEAD..HEAD + n);
+        });
         h.e5_len |= ELSEWHERE;
         h.write(&mut self.bytes[..HEAD]);
     }
@@ -536,10 +537,9 @@ impl Members {
             Some(c) if c.len() == n => c.to_vec(),
             _ => vec![0; n],
         };
-        let mut bytes = std::mem::take(&mut self.bytes).into_vec();
-        bytes.reserve_exact(n);
-        bytes.splice(HEAD..HEAD, fill);
-        self.bytes = bytes.into_boxed_slice();
+        edit_exact(&mut self.bytes, n, |bytes| {
+            bytes.splice(HEAD..HEAD, fill);
+        });
         h.write(&mut self.bytes[..HEAD]);
     }
 
@@ -557,18 +557,17 @@ impl Members {
             u.add_into(use_sum);
         }
         let width = Head::read(&self.bytes).width();
-        let mut bytes = std::mem::take(&mut self.bytes).into_vec();
-        bytes.drain(..width);
-        self.bytes = bytes.into_boxed_slice();
+        edit_exact(&mut self.bytes, 0, |bytes| {
+            bytes.drain(..width);
+        });
         self.count -= 1;
     }
 
     /// Appends another story's members after these (a merge).
     pub fn append(&mut self, other: Members) {
-        let mut bytes = std::mem::take(&mut self.bytes).into_vec();
-        bytes.reserve_exact(other.bytes.len());
-        bytes.extend_from_slice(&other.bytes);
-        self.bytes = bytes.into_boxed_slice();
+        edit_exact(&mut self.bytes, other.bytes.len(), |bytes| {
+            bytes.extend_from_slice(&other.bytes)
+        });
         self.count += other.count;
     }
 
