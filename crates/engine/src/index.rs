@@ -381,16 +381,27 @@ impl Counts {
         self.0.iter().map(Self::key)
     }
 
-    /// The two lists summed.
+    /// The two lists (both sorted by key) summed, in one pass.
     fn merged(&self, other: impl Iterator<Item = (u64, u32)>) -> Counts {
-        let a: Vec<(u64, u32)> = self.iter().collect();
-        let b: Vec<(u64, u32)> = other.collect();
-        Counts(
-            merge_counts(&a, &b)
-                .into_iter()
-                .map(|(k, c)| Self::entry(k, c))
-                .collect(),
-        )
+        use std::cmp::Ordering;
+        let mut out = Vec::with_capacity(self.0.len() + other.size_hint().0);
+        let (mut a, mut b) = (self.iter().peekable(), other.peekable());
+        loop {
+            let order = match (a.peek(), b.peek()) {
+                (None, None) => break,
+                (Some(_), None) => Ordering::Less,
+                (None, Some(_)) => Ordering::Greater,
+                (Some(x), Some(y)) => x.0.cmp(&y.0),
+            };
+            let (k, c) = match order {
+                Ordering::Less => a.next(),
+                Ordering::Greater => b.next(),
+                Ordering::Equal => a.next().zip(b.next()).map(|(x, y)| (x.0, x.1 + y.1)),
+            }
+            .expect("peeked");
+            out.push(Self::entry(k, c));
+        }
+        Counts(out.into_boxed_slice())
     }
 
     fn heap_bytes(&self) -> usize {
@@ -1320,33 +1331,6 @@ fn fill(
         s.t_n += 1;
     }
     s.refresh_norms()
-}
-
-/// Two (key, count) lists sorted by key, summed; sized exactly.
-fn merge_counts(a: &[(u64, u32)], b: &[(u64, u32)]) -> Vec<(u64, u32)> {
-    let mut out = Vec::with_capacity(a.len() + b.len());
-    let (mut i, mut j) = (0, 0);
-    while i < a.len() && j < b.len() {
-        match a[i].0.cmp(&b[j].0) {
-            std::cmp::Ordering::Less => {
-                out.push(a[i]);
-                i += 1;
-            }
-            std::cmp::Ordering::Greater => {
-                out.push(b[j]);
-                j += 1;
-            }
-            std::cmp::Ordering::Equal => {
-                out.push((a[i].0, a[i].1 + b[j].1));
-                i += 1;
-                j += 1;
-            }
-        }
-    }
-    out.extend_from_slice(&a[i..]);
-    out.extend_from_slice(&b[j..]);
-    out.shrink_to_fit();
-    out
 }
 
 fn add_into(sum: &mut Vec<f32>, v: &[f32]) {
