@@ -61,6 +61,23 @@ pub struct Model {
     pub trees: Vec<Tree>,
 }
 
+impl Model {
+    /// A logistic model over every signal, without trees, with
+    /// placeholder thresholds (`storyweave train` tunes them afterwards).
+    pub fn logistic(mean: Vec<f32>, scale: Vec<f32>, weights: Vec<f32>, bias: f32) -> Model {
+        Model {
+            features: FEATURE_NAMES.iter().map(|s| s.to_string()).collect(),
+            mean,
+            scale,
+            weights,
+            bias,
+            join_threshold: 0.5,
+            merge_threshold: 0.9,
+            trees: Vec::new(),
+        }
+    }
+}
+
 /// The scorer file: a model per signal set, and where it came from.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ScorerFile {
@@ -134,16 +151,7 @@ impl Scorer {
     pub fn untrained(signals: Signals) -> Scorer {
         let n = FEATURE_NAMES.len();
         Scorer {
-            model: Model {
-                features: FEATURE_NAMES.iter().map(|s| s.to_string()).collect(),
-                mean: vec![0.0; n],
-                scale: vec![1.0; n],
-                weights: vec![0.0; n],
-                bias: 0.0,
-                join_threshold: 0.5,
-                merge_threshold: 0.9,
-                trees: Vec::new(),
-            },
+            model: Model::logistic(vec![0.0; n], vec![1.0; n], vec![0.0; n], 0.0),
             signals,
         }
     }

@@ -420,22 +420,16 @@ pub fn train(args: TrainArgs, threads: usize) -> anyhow::Result<i32> {
         .collect();
     let mut models = std::collections::BTreeMap::new();
     let mut tuned = serde_json::Map::new();
+    let boost = storyweave_engine::trees::BoostParams {
+        rounds: args.trees,
+        ..Default::default()
+    };
     for signals in [Signals::All, Signals::Dense] {
-        let boost = storyweave_engine::trees::BoostParams {
-            rounds: args.trees,
-            ..Default::default()
-        };
         let mut model = run::fit(&examples, signals, &boost);
         let (t, f1) = run::tune_join_threshold(&streams, &model, signals, &config);
         model.join_threshold = t;
         model.merge_threshold = run::merge_threshold_for(t);
-        let (mt, f1_merge) = run::tune_merge_threshold(&streams, &model, signals, &config);
-        // Keep the default place unless another is strictly better on dev.
-        let (mt, f1) = if f1_merge > f1 + 1e-9 {
-            (mt, f1_merge)
-        } else {
-            (model.merge_threshold, f1)
-        };
+        let (mt, f1) = run::tune_merge_threshold(&streams, &model, f1, signals, &config);
         model.merge_threshold = mt;
         eprintln!(
             "{}: join threshold {t:.2}, merge threshold {mt:.2}, mean dev BCubed F1 {f1:.3}",
