@@ -56,8 +56,26 @@ pub struct EngineConfig {
     /// in the profile's norm). Bounds a long-running story's memory.
     #[serde(default = "default_lexical_terms")]
     pub lexical_terms: usize,
+    /// A dated story that has gained no article for this many hours (of
+    /// article time) settles: its members collapse into one, their sum.
+    /// Its centroid is unchanged, and so are its signals except the
+    /// nearest member, which becomes the centroid until new articles join.
+    /// Idle stories are most of the live ones in a long stream, so this
+    /// is what keeps memory per live article down.
+    #[serde(default = "default_settle_after_hours")]
+    pub settle_after_hours: f64,
     pub signals: Signals,
 }
+
+fn default_settle_after_hours() -> f64 {
+    SETTLE_AFTER_HOURS
+}
+
+/// See [`EngineConfig::settle_after_hours`]. On every labelled set the
+/// stories come out the same even when every story settles at once (0 h)
+/// with the scorer trained before settling existed; 24 h keeps the
+/// nearest member for any story that moved within a day.
+pub const SETTLE_AFTER_HOURS: f64 = 24.0;
 
 fn default_lexical_terms() -> usize {
     LEXICAL_TERMS
@@ -78,6 +96,7 @@ impl Default for EngineConfig {
             nearest_members: 32,
             max_live_stories: 1_000_000,
             lexical_terms: LEXICAL_TERMS,
+            settle_after_hours: SETTLE_AFTER_HOURS,
             signals: Signals::All,
         }
     }
@@ -621,6 +640,8 @@ pub struct StoryIndex {
     now: Option<i64>,
     /// Approximate nearest story centroids, kept in step with every story change.
     centroids: Option<CentroidIndex>,
+    /// The `by_time` entry up to which idle stories have settled.
+    settled_through: Option<(i64, StoryId)>,
 }
 
 const HOUR: f64 = 3600.0;
@@ -633,6 +654,9 @@ const ARTICLE_TERMS_CAP: usize = 50;
 /// takes over (at 4,096 stories the scan cost 1.3 ms per article, the
 /// index about 0.15 ms).
 const EXACT_SCAN_BELOW: usize = 1024;
+/// Idle stories settled per article at most: stories fall idle at about
+/// the rate they open (under one per article), so the backlog drains.
+const SETTLE_PER_ARTICLE: usize = 8;
 
 fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
@@ -657,6 +681,7 @@ impl StoryIndex {
             seq: 0,
             now: None,
             centroids: None,
+            settled_through: None,
         }
     }
 
@@ -966,6 +991,7 @@ impl StoryIndex {
         let story = self.resolve(story, &merged);
         self.observe(&p);
         self.expire();
+        self.settle_idle();
         Decision {
             story,
             opened,
@@ -1001,6 +1027,7 @@ impl StoryIndex {
         self.add_member(id, a, &p);
         self.observe(&p);
         self.expire();
+        self.settle_idle();
         id
     }
 
@@ -1085,23 +1112,94 @@ impl StoryIndex {
                 .or_insert_with(|| Posting::Few(Vec::new()))
                 .insert(id);
         }
-        if self.sync_centroid(id, &e5) && self.stories.len() >= EXACT_SCAN_BELOW {
-            // A lone member's codes can be rebuilt from the centroid's codes
-            // in the index: keep one copy, once the round trip is checked.
-            // (Below the scan threshold the exact scan reads every story,
-            // and memory is no concern.)
-            let rebuilt = self
-                .centroids
-                .as_ref()
-                .and_then(|c| c.codes_of(id))
-                .map(|c| e5_from_index_codes(&c));
-            if let Some(s) = self.stories.get_mut(&id) {
-                let same = s.rest.is_none()
-                    && rebuilt.is_some_and(|r| s.members.solo_e5().is_some_and(|m| m.codes == r));
-                if same {
-                    s.members.release_solo_e5();
-                }
+        if self.sync_centroid(id, &e5) {
+            self.lend_solo_e5(id);
+        }
+    }
+
+    /// A lone member's codes can be rebuilt from the centroid's codes in
+    /// the index: keep one copy, once the round trip is checked. (Below the
+    /// scan threshold the exact scan reads every story, and memory is no
+    /// concern.) Call after the index took the story's centroid.
+    fn lend_solo_e5(&mut self, id: StoryId) {
+        if self.stories.len() < EXACT_SCAN_BELOW {
+            return;
+        }
+        let rebuilt = self
+            .centroids
+            .as_ref()
+            .and_then(|c| c.codes_of(id))
+            .map(|c| e5_from_index_codes(&c));
+        if let Some(s) = self.stories.get_mut(&id) {
+            let same = s.rest.is_none()
+                && rebuilt.is_some_and(|r| s.members.solo_e5().is_some_and(|m| m.codes == r));
+            if same {
+                s.members.release_solo_e5();
             }
+        }
+    }
+
+    /// Collapses a story's members (and spilled sums) into one member,
+    /// their sum: the centroid stays, the per-member detail goes, and a
+    /// settled story costs what a lone one does (its e5 codes then live in
+    /// the centroid index only). New members join it as usual.
+    fn settle(&mut self, id: StoryId) {
+        let Some(s) = self.stories.get_mut(&id) else {
+            return;
+        };
+        // A lone member without spilled sums is settled already; with more
+        // than one member, or with sums, no codes are lent.
+        if s.members.len() < 2 && s.rest.is_none() {
+            return;
+        }
+        // Members are unit vectors (the nearest-member signal reads their
+        // dot products as cosines), so the sum joins as its direction.
+        let unit = |mut v: Vec<f32>| {
+            let n = norm(&v).max(1e-12);
+            v.iter_mut().for_each(|x| *x /= n);
+            v
+        };
+        let e5 = unit(s.e5_sum(None));
+        let use_vec = (s.use_n > 0).then(|| unit(s.use_sum()));
+        s.members = Members::default();
+        s.rest = None;
+        s.members.push(&e5, use_vec.as_deref());
+        let centroid = s.refresh_norms();
+        if self.sync_centroid(id, &centroid) {
+            self.lend_solo_e5(id);
+        }
+    }
+
+    /// Settles the stories idle for `settle_after_hours`, walking the time
+    /// order from where the last call stopped: a story that gains an
+    /// article moves to the end of that order and settles again later.
+    /// At most [`SETTLE_PER_ARTICLE`] per call, so that a jump in time (a
+    /// feed that was down for a day) spreads its backlog over the next
+    /// articles instead of stalling one.
+    fn settle_idle(&mut self) {
+        let Some(now) = self.now else {
+            return;
+        };
+        let after = (self.config.settle_after_hours.max(0.0) * HOUR) as i64;
+        let upto = (now.saturating_sub(after), StoryId::MIN);
+        let from = match self.settled_through {
+            Some(k) => std::ops::Bound::Excluded(k),
+            None => std::ops::Bound::Unbounded,
+        };
+        if self.settled_through.is_some_and(|k| k >= upto) {
+            return;
+        }
+        let due: Vec<(i64, StoryId)> = self
+            .by_time
+            .range((from, std::ops::Bound::Excluded(upto)))
+            .take(SETTLE_PER_ARTICLE)
+            .copied()
+            .collect();
+        if let Some(last) = due.last() {
+            self.settled_through = Some(*last);
+        }
+        for (_, id) in due {
+            self.settle(id);
         }
     }
 
@@ -1713,5 +1811,88 @@ mod tests {
         assert!(oldest >= (t0 + chrono::Duration::hours(511 - 192)).timestamp());
         assert_eq!(idx.by_time.len(), idx.live_stories());
         assert_eq!(FEATURE_NAMES.len(), 14);
+    }
+
+    /// A story idle for `settle_after_hours` collapses into one member
+    /// (its centroid); its centroid signals stay, its nearest member
+    /// becomes the centroid, it takes new members, and above the scan
+    /// threshold it lends its e5 codes to the centroid index like a lone
+    /// story.
+    #[test]
+    fn idle_stories_settle_into_their_centroid() {
+        let mut idx = index(EngineConfig::default());
+        let t0 = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        let at = |a: ArticleInput, h: i64| ArticleInput {
+            time: Some(t0 + chrono::Duration::hours(h)),
+            ..a
+        };
+        // Filler stories, so that the centroid index is in use (later in
+        // time than the story, so that they do not settle before it).
+        let n = EXACT_SCAN_BELOW as u64 + 10;
+        for i in 0..n {
+            let a = article(&format!("f{i}"), unit(7000 + i, None, 1.0, 384), None, "x");
+            idx.force(&at(a, 3), None);
+        }
+        let centre = unit(1, None, 1.0, 384);
+        let use_centre = unit(2, None, 1.0, 512);
+        let member = |i: u64| {
+            let a = article(
+                &format!("m{i}"),
+                unit(10 + i, Some(&centre), 0.15, 384),
+                Some(unit(20 + i, Some(&use_centre), 0.3, 512)),
+                "quake arequipa",
+            );
+            at(a, 1)
+        };
+        let id = idx.force(&member(0), None);
+        for i in 1..5 {
+            idx.force(&member(i), Some(id));
+        }
+        // A copy of one member: its nearest member is itself.
+        let q = idx.prepare(&ArticleInput {
+            id: "q".into(),
+            ..member(2)
+        });
+        let before = idx.features(&q, &idx.stories[&id]);
+        let bytes_before = idx.stories[&id].members.heap_bytes();
+        assert_eq!(idx.stories[&id].members.len(), 5);
+        assert!(before.e5_nearest > 0.999 && before.e5_centroid < 0.99);
+
+        // A day later (default 24 h) the story settles.
+        let later = article("later", unit(555, None, 1.0, 384), None, "x");
+        idx.force(&at(later.clone(), 24), None);
+        assert_eq!(idx.stories[&id].members.len(), 5, "not idle for 24 h yet");
+        idx.force(
+            &at(
+                ArticleInput {
+                    id: "later2".into(),
+                    ..later
+                },
+                26,
+            ),
+            None,
+        );
+        let s = &idx.stories[&id];
+        assert_eq!(s.members.len(), 1);
+        assert_eq!(s.articles.len(), 5);
+        assert!(s.members.e5_elsewhere(), "lent like a lone story");
+        assert!(s.members.heap_bytes() * 4 < bytes_before);
+        let after = idx.features(&q, s);
+        for (got, want) in [
+            (after.e5_centroid, before.e5_centroid),
+            (after.use_centroid, before.use_centroid),
+        ] {
+            assert!((got - want).abs() < 2e-3, "{got} vs {want}");
+        }
+        assert!((after.e5_nearest - after.e5_centroid).abs() < 2e-3);
+        assert!((after.use_nearest - after.use_centroid).abs() < 1e-2);
+        assert_eq!(after.story_size, before.story_size);
+
+        // It takes new members as before: the codes come back first.
+        idx.force(&member(9), Some(id));
+        let s = &idx.stories[&id];
+        assert_eq!(s.members.len(), 2);
+        assert!(s.members.iter().all(|m| m.e5.is_some()));
+        assert_eq!(s.articles.len(), 6);
     }
 }
