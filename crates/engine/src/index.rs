@@ -1895,4 +1895,38 @@ mod tests {
         assert!(s.members.iter().all(|m| m.e5.is_some()));
         assert_eq!(s.articles.len(), 6);
     }
+
+    /// After a jump in time the backlog of idle stories settles a few per
+    /// article, oldest first, and drains.
+    #[test]
+    fn settling_spreads_a_backlog_over_articles() {
+        let mut idx = index(EngineConfig::default());
+        let t0 = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        let dated = |id: String, seed: u64, h: i64| ArticleInput {
+            time: Some(t0 + chrono::Duration::hours(h)),
+            ..article(&id, unit(seed, None, 1.0, 16), None, "x")
+        };
+        let ids: Vec<StoryId> = (0..20u64)
+            .map(|i| {
+                let id = idx.force(&dated(format!("a{i}"), i, i as i64), None);
+                idx.force(&dated(format!("b{i}"), 100 + i, i as i64), Some(id));
+                id
+            })
+            .collect();
+        let settled = |idx: &StoryIndex| {
+            ids.iter()
+                .filter(|id| idx.stories[id].members.len() == 1)
+                .count()
+        };
+        // Hours 0..19 are within a day of each other: nothing settles.
+        assert_eq!(settled(&idx), 0);
+        for (k, want) in [(0, 8), (1, 16), (2, 20)] {
+            idx.force(&dated(format!("late{k}"), 999 + k, 100), None);
+            assert_eq!(settled(&idx), want);
+            // Oldest first.
+            assert!(ids[..want]
+                .iter()
+                .all(|id| idx.stories[id].members.len() == 1));
+        }
+    }
 }
