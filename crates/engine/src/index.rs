@@ -166,15 +166,37 @@ struct Prepared {
 /// A story's terms in one language: summed `1 + ln tf` per term.
 struct LexProfile {
     lang: Lang,
-    /// (term, weight) sorted by term, in one exactly sized allocation
-    /// (most profiles never change again).
-    entries: Box<[(Term, f32)]>,
+    /// Sorted by term, in one exactly sized allocation (most profiles
+    /// never change again).
+    entries: Box<[LexEntry]>,
     /// Squared IDF-weighted weights of the terms dropped by the cap (at
     /// their IDF when dropped): the norm keeps counting them, so a capped
     /// profile scores like the full one minus the dropped terms' overlap.
     dropped_sq: f32,
     /// Norm of the IDF-weighted profile, refreshed on every update.
     norm: f32,
+}
+
+/// A lexical profile entry: the term and its weight as an f16, in six
+/// bytes where `(u32, f32)` pads to eight (profiles are the engine's
+/// third-largest part). The f16 keeps about three decimal digits, far
+/// finer than the lexical signal needs; weights past its range saturate.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+struct LexEntry([u16; 3]);
+
+impl LexEntry {
+    fn new(t: Term, w: f32) -> Self {
+        let w = half::f16::from_f32(w.min(half::f16::MAX.to_f32()));
+        LexEntry([t as u16, (t >> 16) as u16, w.to_bits()])
+    }
+
+    fn term(self) -> Term {
+        Term::from(self.0[0]) | (Term::from(self.0[1]) << 16)
+    }
+
+    fn weight(self) -> f32 {
+        half::f16::from_bits(self.0[2]).to_f32()
+    }
 }
 
 impl LexProfile {
@@ -193,9 +215,17 @@ impl LexProfile {
 
     fn weight(&self, t: Term) -> Option<f32> {
         self.entries
-            .binary_search_by_key(&t, |e| e.0)
+            .binary_search_by_key(&t, |e| e.term())
             .ok()
-            .map(|i| self.entries[i].1)
+            .map(|i| self.entries[i].weight())
+    }
+
+    /// The (term, weight) pairs, sorted by term.
+    fn pairs(&self) -> Vec<(Term, f32)> {
+        self.entries
+            .iter()
+            .map(|e| (e.term(), e.weight()))
+            .collect()
     }
 
     /// Adds term weights (sorted by term) into the profile.
@@ -205,8 +235,8 @@ impl LexProfile {
         let mut n = 0;
         while i < a.len() || j < b.len() {
             match (a.get(i), b.get(j)) {
-                (Some(x), Some(y)) if x.0 == y.0 => (i, j) = (i + 1, j + 1),
-                (Some(x), Some(y)) if x.0 < y.0 => i += 1,
+                (Some(x), Some(y)) if x.term() == y.0 => (i, j) = (i + 1, j + 1),
+                (Some(x), Some(y)) if x.term() < y.0 => i += 1,
                 (Some(_), None) => i += 1,
                 _ => j += 1,
             }
@@ -214,8 +244,8 @@ impl LexProfile {
         }
         if n == a.len() {
             for (t, w) in add {
-                if let Ok(k) = self.entries.binary_search_by_key(t, |e| e.0) {
-                    self.entries[k].1 += w;
+                if let Ok(k) = self.entries.binary_search_by_key(t, |e| e.term()) {
+                    self.entries[k] = LexEntry::new(*t, self.entries[k].weight() + w);
                 }
             }
             return;
@@ -224,11 +254,11 @@ impl LexProfile {
         let (mut i, mut j) = (0, 0);
         while i < a.len() || j < b.len() {
             match (a.get(i), b.get(j)) {
-                (Some(x), Some(y)) if x.0 == y.0 => {
-                    out.push((x.0, x.1 + y.1));
+                (Some(x), Some(y)) if x.term() == y.0 => {
+                    out.push(LexEntry::new(y.0, x.weight() + y.1));
                     (i, j) = (i + 1, j + 1);
                 }
-                (Some(x), Some(y)) if x.0 < y.0 => {
+                (Some(x), Some(y)) if x.term() < y.0 => {
                     out.push(*x);
                     i += 1;
                 }
@@ -237,7 +267,7 @@ impl LexProfile {
                     i += 1;
                 }
                 (_, Some(y)) => {
-                    out.push(*y);
+                    out.push(LexEntry::new(y.0, y.1));
                     j += 1;
                 }
                 (None, None) => unreachable!(),
@@ -250,12 +280,15 @@ impl LexProfile {
     /// term id goes), then refreshes the norm.
     fn cap_and_norm(&mut self, cap: usize, df: &DocFreq) {
         let e = &self.entries;
-        let idf: Vec<f32> = e.iter().map(|(t, _)| df.idf(u64::from(*t))).collect();
+        let idf: Vec<f32> = e.iter().map(|x| df.idf(u64::from(x.term()))).collect();
         if e.len() > cap {
             let mut order: Vec<usize> = (0..e.len()).collect();
-            let score = |i: usize| e[i].1 * idf[i];
-            order
-                .sort_unstable_by(|&x, &y| score(y).total_cmp(&score(x)).then(e[x].0.cmp(&e[y].0)));
+            let score = |i: usize| e[i].weight() * idf[i];
+            order.sort_unstable_by(|&x, &y| {
+                score(y)
+                    .total_cmp(&score(x))
+                    .then(e[x].term().cmp(&e[y].term()))
+            });
             let mut keep = vec![false; e.len()];
             for &i in &order[..cap] {
                 keep[i] = true;
@@ -282,11 +315,11 @@ impl LexProfile {
 }
 
 /// Sorted by term, so the float sum does not depend on arrival order.
-fn norm_of(entries: &[(Term, f32)], idf: &[f32], dropped_sq: f32) -> f32 {
+fn norm_of(entries: &[LexEntry], idf: &[f32], dropped_sq: f32) -> f32 {
     let sq: f32 = entries
         .iter()
         .zip(idf)
-        .map(|((_, w), i)| (w * i).powi(2))
+        .map(|(e, i)| (e.weight() * i).powi(2))
         .sum::<f32>();
     (sq + dropped_sq).sqrt()
 }
@@ -720,7 +753,7 @@ impl StoryIndex {
             lex += s.lex.len() * std::mem::size_of::<LexProfile>()
                 + s.lex
                     .iter()
-                    .map(|p| p.len() * std::mem::size_of::<(Term, f32)>())
+                    .map(|p| p.len() * std::mem::size_of::<LexEntry>())
                     .sum::<usize>();
         }
         let postings: usize = self
@@ -1233,7 +1266,7 @@ impl StoryIndex {
             .collect();
         let profile = small.lex.iter().max_by_key(|p| (p.len(), p.lang));
         let lang = profile.map(|p| p.lang).unwrap_or_default();
-        let terms: Vec<(Term, f32)> = profile.map(|p| p.entries.to_vec()).unwrap_or_default();
+        let terms: Vec<(Term, f32)> = profile.map(LexProfile::pairs).unwrap_or_default();
         let pseudo = Prepared {
             lang,
             time: (small.t_n > 0).then(|| (small.t_sum / small.t_n as f64) as i64),
@@ -1298,7 +1331,7 @@ impl StoryIndex {
             match dst.lex.binary_search_by_key(&sp.lang, |p| p.lang) {
                 Ok(i) => {
                     let dp = &mut dst.lex[i];
-                    dp.add(&sp.entries);
+                    dp.add(&sp.pairs());
                     dp.dropped_sq += sp.dropped_sq;
                 }
                 Err(i) => edit_exact(&mut dst.lex, 1, |lex| lex.insert(i, sp)),
@@ -1646,7 +1679,10 @@ mod tests {
         assert_eq!(p.len(), 100);
         p.cap_and_norm(20, &df);
         assert_eq!(p.len(), 20);
-        assert!(p.entries.windows(2).all(|w| w[0].0 < w[1].0), "sorted");
+        assert!(
+            p.entries.windows(2).all(|w| w[0].term() < w[1].term()),
+            "sorted"
+        );
         assert_eq!(p.weight(3), Some(10.0));
         // Ties among the light terms: the lower ids stay.
         assert_eq!(p.weight(19), Some(1.0));
@@ -1673,7 +1709,7 @@ mod tests {
         let s = &idx.stories[&a];
         assert_eq!(s.lex.len(), 1);
         assert_eq!(s.lex[0].len(), 8);
-        assert!(s.lex[0].entries.iter().all(|(_, w)| *w == 2.0));
+        assert!(s.lex[0].entries.iter().all(|e| e.weight() == 2.0));
         assert_eq!(s.lex[0].lang, Lang::of("en"));
         assert_eq!(s.entities.iter().collect::<Vec<_>>(), {
             let mut v = vec![(fnv1a(b"a"), 1), (fnv1a(b"b"), 1), (fnv1a(b"peru"), 2)];
@@ -1689,6 +1725,21 @@ mod tests {
     fn story_records_stay_small() {
         // ARCHITECTURE.md ("Engine memory layout") quotes this size.
         assert_eq!(std::mem::size_of::<Story>(), 144);
+    }
+
+    #[test]
+    fn lexical_entries_keep_the_term_and_three_digits_of_weight() {
+        assert_eq!(std::mem::size_of::<LexEntry>(), 6);
+        for t in [0, 1, 0xffff, 0x1_0000, 0xdead_beef, Term::MAX] {
+            assert_eq!(LexEntry::new(t, 1.0).term(), t);
+        }
+        for w in [1.0f32, 1.693_147, 2.098_612, 7.5, 123.456, 4_000.0] {
+            let back = LexEntry::new(7, w).weight();
+            assert!((back - w).abs() <= w * 5e-4, "{w} -> {back}");
+        }
+        // Past the f16 range a weight saturates instead of becoming infinite.
+        let big = LexEntry::new(7, 1e9).weight();
+        assert!(big.is_finite() && big > 60_000.0);
     }
 
     #[test]

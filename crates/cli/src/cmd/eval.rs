@@ -350,7 +350,13 @@ pub fn results_table(results: &[SetResult], signals: Signals) -> Table {
 pub fn train(args: TrainArgs, threads: usize) -> anyhow::Result<i32> {
     let files = discover(&args.paths)?;
     let mut prep = Prep::new(threads)?;
-    let config = EngineConfig::default();
+    // The scorer learns the signals of stories in full detail: settling is
+    // a memory bound for long live streams, and a settled story's signals
+    // approximate those (the labelled sets cluster the same either way).
+    let config = EngineConfig {
+        settle_after_hours: f64::INFINITY,
+        ..EngineConfig::default()
+    };
     let mut examples = Vec::new();
     let mut streams_data: Vec<(Vec<ArticleInput>, Vec<usize>, Vec<String>)> = Vec::new();
     let mut names = Vec::new();
