@@ -57,11 +57,12 @@ pub struct EngineConfig {
     #[serde(default = "default_lexical_terms")]
     pub lexical_terms: usize,
     /// A dated story that has gained no article for this many hours (of
-    /// article time) settles: its members collapse into one, their sum.
-    /// Its centroid is unchanged, and so are its signals except the
-    /// nearest member, which becomes the centroid until new articles join.
-    /// Idle stories are most of the live ones in a long stream, so this
-    /// is what keeps memory per live article down.
+    /// article time) settles: its members collapse into one, the direction
+    /// of their sum. Its centroid is unchanged, and so are its signals
+    /// except the nearest member, which becomes the centroid until new
+    /// articles join; its past then counts as one member. Idle stories are
+    /// most of the live ones in a long stream, so this is what keeps
+    /// memory per live article down. Undated stories never settle.
     #[serde(default = "default_settle_after_hours")]
     pub settle_after_hours: f64,
     pub signals: Signals,
@@ -72,9 +73,9 @@ fn default_settle_after_hours() -> f64 {
 }
 
 /// See [`EngineConfig::settle_after_hours`]. On every labelled set the
-/// stories come out the same even when every story settles at once (0 h)
-/// with the scorer trained before settling existed; 24 h keeps the
-/// nearest member for any story that moved within a day.
+/// stories come out the same even when stories settle as soon as a newer
+/// article arrives (0 h); 24 h keeps the nearest member for any story that
+/// moved within a day. (`train` fits the scorer with settling off.)
 pub const SETTLE_AFTER_HOURS: f64 = 24.0;
 
 fn default_lexical_terms() -> usize {
