@@ -533,6 +533,15 @@ impl Story {
         sum
     }
 
+    /// The unit e5 centroid, and the unit USE-m centroid when a member has
+    /// one, from the cached norms. `solo`: as for [`Story::e5_sum`].
+    fn centroid_directions(&self, solo: Option<&[u8]>) -> (Vec<f32>, Option<Vec<f32>>) {
+        let e5 = self.e5_sum(solo).iter().map(|v| v / self.e5_norm).collect();
+        let use_vec =
+            (self.use_n > 0).then(|| self.use_sum().iter().map(|v| v / self.use_norm).collect());
+        (e5, use_vec)
+    }
+
     /// `q` · the e5 centroid (unnormalised), without decoding it.
     fn e5_sum_dot(&self, q: &[f32], solo: Option<&[u8]>) -> f32 {
         self.members.iter().fold(dot(q, self.e5_rest()), |acc, m| {
@@ -1188,13 +1197,7 @@ impl StoryIndex {
         }
         // Members are unit vectors (the nearest-member signal reads their
         // dot products as cosines), so the sum joins as its direction.
-        let unit = |mut v: Vec<f32>| {
-            let n = norm(&v).max(1e-12);
-            v.iter_mut().for_each(|x| *x /= n);
-            v
-        };
-        let e5 = unit(s.e5_sum(None));
-        let use_vec = (s.use_n > 0).then(|| unit(s.use_sum()));
+        let (e5, use_vec) = s.centroid_directions(None);
         s.members = Members::default();
         s.rest = None;
         s.members.push(&e5, use_vec.as_deref());
@@ -1268,16 +1271,12 @@ impl StoryIndex {
         let profile = small.lex.iter().max_by_key(|p| (p.len(), p.lang));
         let lang = profile.map(|p| p.lang).unwrap_or_default();
         let terms: Vec<(Term, f32)> = profile.map(LexProfile::pairs).unwrap_or_default();
+        let (e5, use_vec) = small.centroid_directions(self.solo_codes(small).as_deref());
         let pseudo = Prepared {
             lang,
             time: (small.t_n > 0).then(|| (small.t_sum / small.t_n as f64) as i64),
-            e5: small
-                .e5_sum(self.solo_codes(small).as_deref())
-                .iter()
-                .map(|v| v / small.e5_norm)
-                .collect(),
-            use_vec: (small.use_n > 0)
-                .then(|| small.use_sum().iter().map(|v| v / small.use_norm).collect()),
+            e5,
+            use_vec,
             entities,
             terms,
         };
