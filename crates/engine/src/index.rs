@@ -401,8 +401,9 @@ fn leb128(id: &str) -> Vec<u8> {
     }
 }
 
-/// `Story::t_lo` / `t_hi` of a story without a dated member.
-const NO_TIME: i64 = i64::MIN;
+/// `Story::t_lo` / `t_hi` of a story without a dated member: an empty
+/// span, which `min` / `max` with a time turns into that one time.
+const NO_SPAN: (i64, i64) = (i64::MAX, i64::MIN);
 
 /// (key, count) pairs sorted by key, as `[key low, key high, count]`:
 /// 12 bytes a pair where `(u64, u32)` pads to 16, in one exactly sized
@@ -478,7 +479,7 @@ struct Story {
     entities: Counts,
     /// Sorted by language.
     lex: Box<[LexProfile]>,
-    /// Time span of the dated members; [`NO_TIME`] while there are none.
+    /// Time span of the dated members; [`NO_SPAN`] while there are none.
     t_lo: i64,
     t_hi: i64,
     t_sum: f64,
@@ -500,11 +501,11 @@ impl Story {
     }
 
     fn t_min(&self) -> Option<i64> {
-        (self.t_lo != NO_TIME).then_some(self.t_lo)
+        (self.t_lo <= self.t_hi).then_some(self.t_lo)
     }
 
     fn t_max(&self) -> Option<i64> {
-        (self.t_hi != NO_TIME).then_some(self.t_hi)
+        (self.t_lo <= self.t_hi).then_some(self.t_hi)
     }
 
     fn profile(&self, lang: Lang) -> Option<&LexProfile> {
@@ -1315,7 +1316,6 @@ impl StoryIndex {
         dst.members.restore_solo_e5(lent.as_deref());
         self.unlink(&dst);
         let src = *src;
-        let src_span = (src.t_min(), src.t_max());
         dst.articles.append(&src.articles);
         if let Some(r) = &src.rest {
             let d = dst.rest.get_or_insert_with(Box::default);
@@ -1340,10 +1340,8 @@ impl StoryIndex {
         for p in dst.lex.iter_mut() {
             p.cap_and_norm(self.config.lexical_terms, &self.df_terms);
         }
-        if let (Some(lo), Some(hi)) = src_span {
-            dst.t_lo = dst.t_min().map_or(lo, |t| t.min(lo));
-            dst.t_hi = dst.t_max().map_or(hi, |t| t.max(hi));
-        }
+        dst.t_lo = dst.t_lo.min(src.t_lo);
+        dst.t_hi = dst.t_hi.max(src.t_hi);
         dst.t_sum += src.t_sum;
         dst.t_n += src.t_n;
         dst.last_seq = dst.last_seq.max(src.last_seq);
@@ -1421,8 +1419,8 @@ fn empty_story(id: StoryId) -> Story {
         use_norm: 1.0,
         entities: Counts::default(),
         lex: Box::default(),
-        t_lo: NO_TIME,
-        t_hi: NO_TIME,
+        t_lo: NO_SPAN.0,
+        t_hi: NO_SPAN.1,
         t_sum: 0.0,
         t_n: 0,
         last_seq: 0,
@@ -1456,8 +1454,8 @@ fn fill(
     profile.add(&p.terms);
     profile.cap_and_norm(config.lexical_terms, df_terms);
     if let Some(t) = p.time {
-        s.t_lo = s.t_min().map_or(t, |m| m.min(t));
-        s.t_hi = s.t_max().map_or(t, |m| m.max(t));
+        s.t_lo = s.t_lo.min(t);
+        s.t_hi = s.t_hi.max(t);
         s.t_sum += t as f64;
         s.t_n += 1;
     }
