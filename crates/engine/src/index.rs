@@ -1033,9 +1033,7 @@ impl StoryIndex {
             }
         }
         let story = self.resolve(story, &merged);
-        self.observe(&p);
-        self.expire();
-        self.settle_idle();
+        self.placed(&p);
         Decision {
             story,
             opened,
@@ -1069,10 +1067,18 @@ impl StoryIndex {
             None => self.open_story(),
         };
         self.add_member(id, a, &p);
-        self.observe(&p);
+        self.placed(&p);
+        id
+    }
+
+    /// Once an article has its story: it joins the window statistics, then
+    /// stories past the window leave and idle ones settle. Shared by
+    /// `assign` and `force`, so that a replay from storage rebuilds the
+    /// same live state as the stream did.
+    fn placed(&mut self, p: &Prepared) {
+        self.observe(p);
         self.expire();
         self.settle_idle();
-        id
     }
 
     /// Adds an article to the IDF statistics only (pair scoring).
@@ -1184,9 +1190,10 @@ impl StoryIndex {
     }
 
     /// Collapses a story's members (and spilled sums) into one member,
-    /// their sum: the centroid stays, the per-member detail goes, and a
-    /// settled story costs what a lone one does (its e5 codes then live in
-    /// the centroid index only). New members join it as usual.
+    /// the direction of their sum: the centroid stays, the per-member
+    /// detail goes, and a settled story costs what a lone one does (its e5
+    /// codes then live in the centroid index only). New members join it as
+    /// usual.
     fn settle(&mut self, id: StoryId) {
         let Some(s) = self.stories.get_mut(&id) else {
             return;
@@ -1220,13 +1227,12 @@ impl StoryIndex {
         };
         let after = (self.config.settle_after_hours.max(0.0) * HOUR) as i64;
         let upto = (now.saturating_sub(after), StoryId::MIN);
-        let from = match self.settled_through {
-            Some(k) => std::ops::Bound::Excluded(k),
-            None => std::ops::Bound::Unbounded,
-        };
         if self.settled_through.is_some_and(|k| k >= upto) {
             return;
         }
+        let from = self
+            .settled_through
+            .map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
         let due: Vec<(i64, StoryId)> = self
             .by_time
             .range((from, std::ops::Bound::Excluded(upto)))
