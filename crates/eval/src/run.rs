@@ -301,13 +301,14 @@ pub struct Stream<'a> {
 
 /// Picks the join threshold that maximises mean BCubed F1 over the dev
 /// streams (grid 0.05..0.95), with the merge threshold at its default
-/// place above it ([`merge_threshold_for`]).
+/// place above it ([`merge_threshold_for`]): `model` with both set, and
+/// its dev F1.
 pub fn tune_join_threshold(
     streams: &[Stream<'_>],
     model: &Model,
     signals: Signals,
     config: &EngineConfig,
-) -> (f32, f64) {
+) -> (Model, f64) {
     let grid = (1..20).map(|step| {
         let t = step as f32 * 0.05;
         Model {
@@ -316,8 +317,7 @@ pub fn tune_join_threshold(
             ..model.clone()
         }
     });
-    let (m, f) = best_on_dev(streams, None, grid, signals, config);
-    (m.join_threshold, f)
+    best_on_dev(streams, None, grid, signals, config)
 }
 
 /// Picks the merge threshold, with the join threshold fixed, that
@@ -386,7 +386,7 @@ fn best_on_dev(
 }
 
 /// Merging is rarer than joining: a story must fit another clearly.
-pub fn merge_threshold_for(join: f32) -> f32 {
+fn merge_threshold_for(join: f32) -> f32 {
     (join + (1.0 - join) * 0.6).min(0.98)
 }
 
@@ -434,7 +434,9 @@ mod tests {
         }];
         let model = Scorer::default_for(Signals::Dense).model;
         let config = EngineConfig::default();
-        let (t, f1) = tune_join_threshold(&streams, &model, Signals::Dense, &config);
+        let (tuned, f1) = tune_join_threshold(&streams, &model, Signals::Dense, &config);
+        let t = tuned.join_threshold;
+        assert_eq!(tuned.merge_threshold, merge_threshold_for(t));
         let at = |join: f32, merge: f32| {
             let m = Model {
                 join_threshold: join,
@@ -452,11 +454,6 @@ mod tests {
             let other = step as f32 * 0.05;
             assert!(at(other, merge_threshold_for(other)) <= f1 + 1e-9);
         }
-        let tuned = Model {
-            join_threshold: t,
-            merge_threshold: merge_threshold_for(t),
-            ..model.clone()
-        };
         let (m, f1_merge) = tune_merge_threshold(&streams, &tuned, f1, Signals::Dense, &config);
         assert!((t..=0.99).contains(&m), "{m}");
         assert_eq!(f1_merge, at(t, m));

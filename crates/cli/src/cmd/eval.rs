@@ -431,10 +431,9 @@ pub fn train(args: TrainArgs, threads: usize) -> anyhow::Result<i32> {
         ..Default::default()
     };
     for signals in [Signals::All, Signals::Dense] {
-        let mut model = run::fit(&examples, signals, &boost);
-        let (t, f1) = run::tune_join_threshold(&streams, &model, signals, &config);
-        model.join_threshold = t;
-        model.merge_threshold = run::merge_threshold_for(t);
+        let fitted = run::fit(&examples, signals, &boost);
+        let (mut model, f1) = run::tune_join_threshold(&streams, &fitted, signals, &config);
+        let t = model.join_threshold;
         let (mt, f1) = run::tune_merge_threshold(&streams, &model, f1, signals, &config);
         model.merge_threshold = mt;
         eprintln!(
